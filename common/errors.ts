@@ -70,3 +70,10 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** A command the engine ran on a host over SSH failed (non-zero exit, signal or timeout). */
+export class HostCommandFailed extends CoxError {
+  constructor(node: string, command: string, reason: string, data: Record<string, unknown> = {}) {
+    super('HostCommandFailed', `command on ${node} failed: ${command}: ${reason}`, { node, command, reason, ...data });
+  }
+}
