@@ -1,0 +1,282 @@
+/**
+ * The engine loop. Events (a new desired commit, an agent's report, a host
+ * connecting or failing) only trigger a pass; a pass re-reads everything by
+ * level: the last valid desired commit, what agents report folded into
+ * observed, the controllers' next observed state and per-node desired
+ * states. Changed node states are PUT with a generation that is monotonic per
+ * node (seeded from what the agent already accepted, so it survives engine
+ * restarts); observed changes go to the status branch.
+ */
+import { StaleGeneration, describeError } from '../../common/errors.ts';
+import type { NodeDesiredState } from '../../common/agent-api.ts';
+import type { ObservedState } from '../model.ts';
+import type { Logger } from '../log.ts';
+import type { EngineMetrics } from '../metrics.ts';
+import { BoundedFrequencyRunner } from './runner.ts';
+import { applyWatch, foldAgents, stateKey, withAdoptionAnnotations, type NodeRuntime } from './agent-view.ts';
+import type { DesiredFeed, DesiredObject, FleetEvent, HostFleet, ReconcileFn, StatusSink } from './ports.ts';
+
+export interface EngineOptions {
+  feed: DesiredFeed;
+  fleet: HostFleet;
+  status: StatusSink;
+  reconcile: ReconcileFn;
+  /** Observed state restored from the status branch. */
+  initialObserved: ObservedState;
+  log: Logger;
+  metrics: EngineMetrics;
+  now?: () => Date;
+  /** Minimum time between two passes. */
+  minIntervalMs?: number;
+  /** How long the first pass waits for every Node to be reached (so adoption sees every agent's pods). */
+  connectGraceMs?: number;
+}
+
+export interface PassSummary {
+  commit?: string;
+  refusedCommit?: string;
+  actions: number;
+  puts: number;
+  observed: ObservedState;
+}
+
+export class Engine {
+  private observed: ObservedState;
+  private readonly runtimes = new Map<string, NodeRuntime>();
+  private readonly generations = new Map<string, number>();
+  private readonly runner: BoundedFrequencyRunner;
+  private readonly now: () => Date;
+  private nodesKey = '';
+  private startedAt = 0;
+  private settled = false;
+  private reasons = new Set<string>();
+  private lastRefused: string | undefined;
+  private lastApplied: string | undefined;
+  private readonly listeners: Array<(pass: PassSummary) => void> = [];
+
+  constructor(private readonly options: EngineOptions) {
+    this.observed = options.initialObserved;
+    this.now = options.now ?? (() => new Date());
+    this.runner = new BoundedFrequencyRunner(() => this.pass(), {
+      minIntervalMs: options.minIntervalMs ?? 100,
+      maxBackoffMs: 10_000,
+      onError: (err, attempt, retryInMs) => {
+        options.metrics.reconcileErrors.inc();
+        options.log.error('reconcile.failed', { error: err, attempt, retryInMs });
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    this.startedAt = Date.now();
+    this.options.fleet.subscribe((event) => this.onFleetEvent(event));
+    await this.options.feed.start(() => this.trigger('desired commit'));
+    this.trigger('start');
+  }
+
+  async stop(): Promise<void> {
+    this.runner.stop();
+    await this.options.feed.stop();
+    await this.options.fleet.close();
+    await this.options.status.flush().catch((err) => this.options.log.error('status.flush-failed', { error: err }));
+    await this.options.status.close();
+  }
+
+  /** Called after every completed pass (for --once, tests and progress). */
+  onPass(listener: (pass: PassSummary) => void): void {
+    this.listeners.push(listener);
+  }
+
+  current(): ObservedState {
+    return this.observed;
+  }
+
+  connections(): Map<string, NodeRuntime['connection']> {
+    return new Map([...this.runtimes].map(([name, runtime]) => [name, runtime.connection]));
+  }
+
+  trigger(reason: string): void {
+    this.reasons.add(reason);
+    this.runner.trigger();
+    this.options.metrics.queueDepth.set(this.runner.pending);
+  }
+
+  private runtime(node: string): NodeRuntime {
+    let runtime = this.runtimes.get(node);
+    if (!runtime) {
+      runtime = { connection: { state: 'connecting' } };
+      this.runtimes.set(node, runtime);
+    }
+    return runtime;
+  }
+
+  private onFleetEvent(event: FleetEvent): void {
+    const runtime = this.runtime(event.node);
+    const log = this.options.log.with({ node: event.node });
+    switch (event.type) {
+      case 'connection': {
+        const before = runtime.connection.state;
+        runtime.connection = event.connection;
+        if (event.connection.state !== 'connected') runtime.sent = undefined;
+        if (before !== event.connection.state) {
+          const fields = 'reason' in event.connection ? { reason: event.connection.reason } : {};
+          (event.connection.state === 'refused' ? log.error : log.info)(`host.${event.connection.state}`, fields);
+        }
+        this.updateConnectionMetrics();
+        this.trigger(`${event.node} ${event.connection.state}`);
+        break;
+      }
+      case 'connected': {
+        runtime.connection = { state: 'connected' };
+        runtime.accepted = event.accepted;
+        runtime.sent = undefined;
+        if (event.accepted) {
+          this.generations.set(event.node, Math.max(this.generations.get(event.node) ?? 0, event.accepted.generation));
+          const { generation, ...state } = event.accepted;
+          runtime.sent = { generation, key: stateKey(state), pods: new Set(state.pods.map((p) => p.uid)) };
+        }
+        log.info('agent.connected', { acceptedGeneration: event.accepted?.generation ?? 0, pods: event.accepted?.pods.length ?? 0 });
+        this.updateConnectionMetrics();
+        this.trigger(`${event.node} connected`);
+        break;
+      }
+      case 'watch': {
+        runtime.view = applyWatch(runtime.view, event.response);
+        if (runtime.view) this.generations.set(event.node, Math.max(this.generations.get(event.node) ?? 0, runtime.view.generation));
+        const onlyHeartbeats = !event.response.snapshot && event.response.changes.every((c) => c.type === 'heartbeat');
+        this.trigger(onlyHeartbeats ? 'heartbeat' : `${event.node} reported`);
+        break;
+      }
+    }
+  }
+
+  private updateConnectionMetrics(): void {
+    const counts = new Map<string, number>();
+    for (const runtime of this.runtimes.values()) counts.set(runtime.connection.state, (counts.get(runtime.connection.state) ?? 0) + 1);
+    this.options.metrics.sshConnections.replace([...counts].map(([state, n]) => [{ state }, n]));
+  }
+
+  /** Every Node in Git reached or given up on (refused, unreachable), or the grace time over. */
+  private everyNodeSettled(nodes: DesiredObject[]): boolean {
+    if (this.settled) return true;
+    const waiting = nodes.filter((node) => {
+      const runtime = this.runtimes.get(node.metadata.name);
+      if (!runtime || runtime.connection.state === 'connecting') return true;
+      return runtime.connection.state === 'connected' && !runtime.view;
+    });
+    this.settled = waiting.length === 0 || Date.now() - this.startedAt >= (this.options.connectGraceMs ?? 10_000);
+    if (this.settled && waiting.length > 0) this.options.log.warn('engine.start-without', { nodes: waiting.map((n) => n.metadata.name).join(',') });
+    return this.settled;
+  }
+
+  private async pass(): Promise<number | undefined> {
+    const started = performance.now();
+    const reason = [...this.reasons].filter((r) => r !== 'heartbeat').join(', ') || 'heartbeat';
+    this.reasons.clear();
+    const { metrics, log } = this.options;
+    const view = this.options.feed.current();
+
+    if (view.refused && view.refused.commit !== this.lastRefused) {
+      this.lastRefused = view.refused.commit;
+      metrics.refusedCommits.inc();
+      log.error('desired.refused', { commit: view.refused.commit, errors: view.refused.errors.length, first: view.refused.errors[0] ? `${view.refused.errors[0].file}:${view.refused.errors[0].line}:${view.refused.errors[0].column}: ${view.refused.errors[0].message}` : undefined });
+    }
+    const errors = view.refused?.errors ?? [];
+    if (!view.applied) {
+      this.observed = { ...this.observed, errors };
+      this.options.status.update(this.observed, { desiredCommit: view.refused?.commit, reason: 'no valid desired commit' });
+      this.emit({ refusedCommit: view.refused?.commit, actions: 0, puts: 0, observed: this.observed });
+      return undefined;
+    }
+    const { commit, store } = view.applied;
+    if (commit !== this.lastApplied) {
+      this.lastApplied = commit;
+      metrics.appliedCommit.replace([[{ commit }, 1]]);
+      log.info('desired.applied', { commit });
+    }
+
+    const nodes = store.list('Node');
+    const nodesKey = JSON.stringify(nodes.map((n) => [n.metadata.name, n.spec]));
+    if (nodesKey !== this.nodesKey) {
+      this.nodesKey = nodesKey;
+      for (const name of [...this.runtimes.keys()]) if (!nodes.some((n) => n.metadata.name === name)) this.runtimes.delete(name);
+      for (const node of nodes) this.runtime(node.metadata.name);
+      this.options.fleet.sync(nodes);
+    }
+    if (!this.everyNodeSettled(nodes)) return 200;
+
+    const folded = foldAgents(this.observed, nodes, this.runtimes);
+    const result = this.options.reconcile({ desired: store, commit, observed: { ...folded, appliedCommit: commit, errors }, now: this.now() });
+    this.observed = { ...result.observed, appliedCommit: commit, errors };
+    for (const action of result.actions) log.debug('reconcile.action', { action: describeAction(action) });
+
+    const puts = await this.putChanged(result.nodeStates, commit);
+    this.options.status.update(this.observed, { desiredCommit: commit, reason });
+
+    const phases = new Map<string, number>();
+    for (const pod of this.observed.pods.values()) {
+      const phase = pod.metadata.deletionTimestamp ? 'Terminating' : pod.status.phase;
+      phases.set(phase, (phases.get(phase) ?? 0) + 1);
+    }
+    metrics.podsByPhase.replace([...phases].map(([phase, n]) => [{ phase }, n]));
+    metrics.reconcileDuration.observe((performance.now() - started) / 1000);
+    metrics.queueDepth.set(this.runner.pending);
+    if (result.actions.length > 0 || puts > 0) log.info('reconcile.done', { commit, reason, actions: result.actions.length, puts, ms: Math.round(performance.now() - started) });
+    this.emit({ commit, refusedCommit: view.refused?.commit, actions: result.actions.length, puts, observed: this.observed });
+    return result.requeueAfterMs;
+  }
+
+  private emit(pass: PassSummary): void {
+    for (const listener of this.listeners) listener(pass);
+  }
+
+  /** PUTs every connected node's state that differs from what it last accepted; returns how many were sent. */
+  private async putChanged(states: Map<string, Omit<NodeDesiredState, 'generation'>>, commit: string): Promise<number> {
+    const sends: Array<Promise<void>> = [];
+    for (const [node, state] of states) {
+      const runtime = this.runtimes.get(node);
+      if (!runtime || runtime.connection.state !== 'connected') continue;
+      const full = withAdoptionAnnotations({ ...state, desiredCommit: commit }, this.observed);
+      const key = stateKey(full);
+      if (runtime.sent?.key === key) continue;
+      const generation = (this.generations.get(node) ?? 0) + 1;
+      this.generations.set(node, generation);
+      sends.push(this.put(node, runtime, { ...full, generation }, key));
+    }
+    await Promise.all(sends);
+    return sends.length;
+  }
+
+  private async put(node: string, runtime: NodeRuntime, state: NodeDesiredState, key: string): Promise<void> {
+    const log = this.options.log.with({ node });
+    try {
+      const accepted = await this.options.fleet.putDesired(node, state);
+      runtime.sent = { generation: accepted, key, pods: new Set(state.pods.map((p) => p.uid)) };
+      this.options.metrics.desiredPuts.inc({ node, result: 'accepted' });
+      log.info('agent.desired-accepted', { generation: accepted, pods: state.pods.length, services: state.services.length });
+    } catch (err) {
+      this.options.metrics.desiredPuts.inc({ node, result: 'failed' });
+      if (err instanceof StaleGeneration) {
+        // Another engine (or our earlier life) got further: continue above its generation.
+        this.generations.set(node, Math.max(this.generations.get(node) ?? 0, Number(err.data.accepted)));
+        log.warn('agent.stale-generation', { error: err });
+        runtime.sent = undefined;
+        this.trigger(`${node} stale generation`);
+      } else {
+        // A failing agent is retried later (or when its connection comes back), not in a tight loop.
+        log.warn('agent.desired-failed', { error: describeError(err) });
+        runtime.sent = undefined;
+        setTimeout(() => this.trigger(`${node} retry`), 1000).unref();
+      }
+    }
+  }
+}
+
+function describeAction(action: unknown): string {
+  if (action && typeof action === 'object') {
+    const a = action as Record<string, unknown>;
+    const parts = [a.type ?? a.kind ?? a.action, a.pod ?? a.name ?? a.key, a.node ?? a.nodeName].filter((p) => typeof p === 'string');
+    if (parts.length) return parts.join(' ');
+  }
+  return JSON.stringify(action);
+}
