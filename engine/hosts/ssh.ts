@@ -354,6 +354,6 @@ export function translateSshError(host: Pick<HostSpec, 'name' | 'address' | 'por
 
 function channelFailure(err: Error & { reason?: number }): string {
   // OpenSSH answers "open failed" with reason 2 (connect failed) when nothing listens on the socket.
-  if (err.reason === 2 || /connect failed|open failed/i.test(err.message)) return 'nothing is listening on it (is the agent running?)';
+  if (err.reason === 2 || /connect failed|open failed/i.test(err.message)) return 'nothing listens on it';
   return err.message;
 }
