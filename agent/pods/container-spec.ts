@@ -1,0 +1,93 @@
+/**
+ * Docker create bodies for a pod's containers, as data. The infra container
+ * holds the pod's network namespace on the node's pod network; init and app
+ * containers join it with NetworkMode container:<infra>.
+ */
+import { createHash } from 'node:crypto';
+import type { Container } from '../../schemas/types.generated.ts';
+import { LABELS, type DesiredPod } from '../../common/agent-api.ts';
+import type { ContainerCreateBody } from '../runtime/types.ts';
+import { expand, resolveEnv, type FieldContext } from './env.ts';
+import { memoryBytes, nanoCpus, parseQuantity } from './quantity.ts';
+import { bindsFor, type VolumePlan } from './volumes.ts';
+
+export const INFRA_IMAGE = 'coxswain/pause:1';
+export const INFRA_COMMAND = ['/pause', '-P'];
+/** The label the agent adds with the attempt number of a container (0 for the first run). */
+export const RESTART_COUNT_LABEL = 'io.coxswain.container.restart-count';
+
+export type ContainerRole = 'infra' | 'init' | 'app';
+
+export function podLabels(pod: DesiredPod, containerName: string, role: ContainerRole): Record<string, string> {
+  return {
+    [LABELS.managed]: 'true',
+    [LABELS.podName]: pod.name,
+    [LABELS.podNamespace]: pod.namespace,
+    [LABELS.podUid]: pod.uid,
+    [LABELS.containerName]: containerName,
+    [LABELS.containerRole]: role,
+  };
+}
+
+/** Container names: readable in `podman ps`, unique per pod uid and attempt. */
+export function containerName(pod: DesiredPod, name: string, attempt: number): string {
+  return `cox_${pod.namespace}_${pod.name}_${name}_${pod.uid.slice(0, 8)}_${attempt}`;
+}
+
+/** Hash of what the user wrote for a container: a change means the container is recreated. */
+export function specHash(container: Container): string {
+  return createHash('sha256').update(stableJson(container)).digest('hex').slice(0, 16);
+}
+
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function infraBody(pod: DesiredPod, network: string): ContainerCreateBody {
+  return {
+    Image: INFRA_IMAGE,
+    Cmd: INFRA_COMMAND,
+    Hostname: (pod.spec.hostname ?? pod.name).slice(0, 63),
+    Labels: { ...podLabels(pod, 'infra', 'infra'), [RESTART_COUNT_LABEL]: '0' },
+    HostConfig: { NetworkMode: network, Init: false },
+    NetworkingConfig: { EndpointsConfig: { [network]: {} } },
+  };
+}
+
+/** The create body for an init or app container; throws EnvError for an unresolvable reference. */
+export function containerBody(
+  pod: DesiredPod, container: Container, role: 'init' | 'app', attempt: number,
+  infraId: string, volumes: VolumePlan, ctx: FieldContext,
+): ContainerCreateBody {
+  const env = resolveEnv(pod, container, ctx);
+  const limits = container.resources?.limits ?? {};
+  const requests = container.resources?.requests ?? {};
+  const memory = memoryBytes(limits.memory);
+  const cpu = nanoCpus(limits.cpu);
+  const cpuRequest = parseQuantity(requests.cpu);
+  const body: ContainerCreateBody = {
+    Image: container.image ?? '',
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: { ...podLabels(pod, container.name, role), [LABELS.specHash]: specHash(container), [RESTART_COUNT_LABEL]: String(attempt) },
+    Tty: container.tty ?? false,
+    HostConfig: {
+      NetworkMode: `container:${infraId}`,
+      Init: true,
+      ...(memory !== undefined ? { Memory: memory } : {}),
+      ...(cpu !== undefined ? { NanoCpus: cpu } : {}),
+      ...(cpuRequest !== undefined ? { CpuShares: Math.max(2, Math.round(cpuRequest * 1024)) } : {}),
+      Binds: bindsFor(container, volumes),
+    },
+  };
+  // Kubernetes: command replaces the image's ENTRYPOINT, args its CMD; both expand $(VAR).
+  if (container.command) body.Entrypoint = container.command.map((c) => expand(c, env));
+  if (container.args) body.Cmd = container.args.map((a) => expand(a, env));
+  else if (container.command) body.Cmd = [];
+  if (container.workingDir) body.WorkingDir = container.workingDir;
+  if (container.securityContext?.privileged) body.HostConfig.Privileged = true;
+  return body;
+}
