@@ -6,6 +6,7 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import type { buildConnector } from 'undici';
+import type { Socket } from 'node:net';
 import { AGENT_SOCKET_PATH } from '../../common/agent-api.ts';
 import type { HostConnection } from './ssh.ts';
 
@@ -25,7 +26,7 @@ export function createAgentDispatcher(connection: HostConnection, options: Agent
   const connect: buildConnector.connector = (_opts, callback) => {
     connection.openStreamLocal(socketPath).then(
       // An ssh2 channel is a Duplex; undici drives it like a socket.
-      (channel) => callback(null, channel as unknown as Parameters<typeof callback>[1]),
+      (channel) => callback(null, channel as unknown as Socket),
       (err: Error) => callback(err, null),
     );
   };
