@@ -1,0 +1,232 @@
+/**
+ * nftables rules as text, from ServicePorts. Pure: no I/O, same input gives
+ * the same script, byte for byte (the unit tests compare it whole).
+ *
+ * One table of our own (`ip cox_proxy`). Dispatch is by verdict maps keyed by
+ * `daddr . l4proto . dport`, so a change to one Service is a few map elements
+ * and that Service's own chains — O(changed), whatever the table's size.
+ */
+import type { Endpoint } from '../../common/agent-api.ts';
+import { inCidr, shortHash, type ServicePort } from './service-ports.ts';
+import type { ServicePortChanges } from './change-tracker.ts';
+
+export interface NftContext {
+  /** This node's address: NodePorts are matched on it, and NodePort traffic is masqueraded. */
+  nodeAddress: string;
+  /** This node's pod subnet: endpoints inside it can reach themselves through a Service (hairpin). */
+  podCIDR: string;
+  clusterCIDR: string;
+}
+
+export interface NftRenderOptions {
+  table: string;
+  /**
+   * false in ipvs mode: IPVS does the load balancing, the table only rejects
+   * Services without endpoints and masquerades hairpin and NodePort traffic.
+   */
+  loadBalance: boolean;
+}
+
+export const NFT_TABLE = 'cox_proxy';
+export const NFT_IPVS_TABLE = 'cox_ipvs';
+const REJECT_CHAIN = 'reject_service';
+
+/** nft identifiers: a letter first, then letters, digits and `/ - _ .`; at most 255 bytes. */
+function ident(text: string): string {
+  return text.replace(/[^A-Za-z0-9/_.-]/g, '_').slice(0, 200);
+}
+
+function protoName(p: ServicePort): 'tcp' | 'udp' {
+  return p.protocol === 'UDP' ? 'udp' : 'tcp';
+}
+
+/** "ns/name/tcp/portName": the readable part of the names of one ServicePort's objects. */
+function readable(p: ServicePort): string {
+  const [nsName, portName] = p.service.split(':');
+  return `${nsName}/${protoName(p)}/${portName}`;
+}
+
+export function serviceChain(p: ServicePort): string {
+  return ident(`svc-${shortHash(p.key)}-${readable(p)}`);
+}
+
+export function endpointChain(p: ServicePort, e: Endpoint): string {
+  return ident(`ep-${shortHash(`${p.key}|${e.ip}:${e.port}`)}-${readable(p)}__${e.ip}/${e.port}`);
+}
+
+export function affinitySet(p: ServicePort, e: Endpoint): string {
+  return ident(`aff-${shortHash(`${p.key}|${e.ip}:${e.port}`)}`);
+}
+
+/** One map element this ServicePort owns: map name, key, verdict. */
+export interface MapElement {
+  map: 'service_ips' | 'service_nodeports' | 'no_endpoint_services' | 'no_endpoint_nodeports';
+  key: string;
+  verdict: string;
+}
+
+export function mapElements(p: ServicePort, opts: NftRenderOptions): MapElement[] {
+  const proto = protoName(p);
+  const out: MapElement[] = [];
+  if (p.endpoints.length === 0) {
+    out.push({ map: 'no_endpoint_services', key: `${p.vip} . ${proto} . ${p.port}`, verdict: `goto ${REJECT_CHAIN}` });
+    if (p.nodePort) out.push({ map: 'no_endpoint_nodeports', key: `${proto} . ${p.nodePort}`, verdict: `goto ${REJECT_CHAIN}` });
+  } else if (opts.loadBalance) {
+    out.push({ map: 'service_ips', key: `${p.vip} . ${proto} . ${p.port}`, verdict: `goto ${serviceChain(p)}` });
+    if (p.nodePort) out.push({ map: 'service_nodeports', key: `${proto} . ${p.nodePort}`, verdict: `goto ${serviceChain(p)}` });
+  }
+  return out;
+}
+
+/** The chains (name and rule lines) and affinity sets one ServicePort owns. */
+export interface OwnedObjects {
+  chains: Array<{ name: string; rules: string[] }>;
+  sets: Array<{ name: string; timeoutSeconds: number }>;
+}
+
+export function ownedObjects(p: ServicePort, opts: NftRenderOptions): OwnedObjects {
+  const owned: OwnedObjects = { chains: [], sets: [] };
+  if (!opts.loadBalance || p.endpoints.length === 0) return owned;
+  const proto = protoName(p);
+  const dnat = (e: Endpoint) => `meta l4proto ${proto} dnat to ${e.ip}:${e.port}`;
+  if (p.affinityTimeoutSeconds === undefined) {
+    const rule =
+      p.endpoints.length === 1
+        ? dnat(p.endpoints[0])
+        : `meta l4proto ${proto} dnat to numgen inc mod ${p.endpoints.length} map { ${p.endpoints.map((e, i) => `${i} : ${e.ip} . ${e.port}`).join(', ')} }`;
+    owned.chains.push({ name: serviceChain(p), rules: [rule] });
+    return owned;
+  }
+  // ClientIP affinity: a set of recent clients per endpoint, consulted before the round-robin pick.
+  const rules: string[] = [];
+  for (const e of p.endpoints) rules.push(`ip saddr @${affinitySet(p, e)} goto ${endpointChain(p, e)}`);
+  rules.push(`numgen inc mod ${p.endpoints.length} vmap { ${p.endpoints.map((e, i) => `${i} : goto ${endpointChain(p, e)}`).join(', ')} }`);
+  owned.chains.push({ name: serviceChain(p), rules });
+  for (const e of p.endpoints) {
+    owned.sets.push({ name: affinitySet(p, e), timeoutSeconds: p.affinityTimeoutSeconds });
+    owned.chains.push({ name: endpointChain(p, e), rules: [`update @${affinitySet(p, e)} { ip saddr }`, dnat(e)] });
+  }
+  return owned;
+}
+
+/** Pairs "endpoint . endpoint" for local endpoints: a pod reaching itself through a Service is masqueraded. */
+export function hairpinElements(ports: Iterable<ServicePort>, podCIDR: string): Set<string> {
+  const out = new Set<string>();
+  for (const p of ports) for (const e of p.endpoints) if (inCidr(e.ip, podCIDR)) out.add(`${e.ip} . ${e.ip}`);
+  return out;
+}
+
+function setDecl(s: { name: string; timeoutSeconds: number }): string {
+  return `set ${s.name} { type ipv4_addr; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`;
+}
+
+/** The table's fixed part: maps, hooks, dispatch and reject chains. */
+function baseTable(ctx: NftContext, opts: NftRenderOptions): string[] {
+  const lines = [
+    `table ip ${opts.table} {`,
+    `\tmap service_ips { type ipv4_addr . inet_proto . inet_service : verdict; }`,
+    `\tmap service_nodeports { type inet_proto . inet_service : verdict; }`,
+    `\tmap no_endpoint_services { type ipv4_addr . inet_proto . inet_service : verdict; }`,
+    `\tmap no_endpoint_nodeports { type inet_proto . inet_service : verdict; }`,
+    `\tset hairpin { type ipv4_addr . ipv4_addr; }`,
+  ];
+  if (opts.loadBalance) {
+    lines.push(
+      `\tchain nat_prerouting { type nat hook prerouting priority dstnat; policy accept; jump services; }`,
+      `\tchain nat_output { type nat hook output priority -100; policy accept; jump services; }`,
+      `\tchain services { ip daddr . meta l4proto . th dport vmap @service_ips; ip daddr ${ctx.nodeAddress} meta l4proto . th dport vmap @service_nodeports; }`,
+    );
+  }
+  lines.push(
+    `\tchain nat_postrouting { type nat hook postrouting priority srcnat; policy accept; ip saddr . ip daddr @hairpin masquerade; ct status dnat ct original ip daddr ${ctx.nodeAddress} masquerade; }`,
+    `\tchain filter_input { type filter hook input priority -110; policy accept; jump endpoints_check; }`,
+    `\tchain filter_forward { type filter hook forward priority -110; policy accept; jump endpoints_check; }`,
+    `\tchain filter_output { type filter hook output priority -110; policy accept; jump endpoints_check; }`,
+    `\tchain endpoints_check { ip daddr . meta l4proto . th dport vmap @no_endpoint_services; ip daddr ${ctx.nodeAddress} meta l4proto . th dport vmap @no_endpoint_nodeports; }`,
+    `\tchain ${REJECT_CHAIN} { meta l4proto tcp reject with tcp reset; reject; }`,
+    `}`,
+  );
+  return lines;
+}
+
+function elementLines(table: string, verb: 'add' | 'delete', elements: MapElement[]): string[] {
+  const byMap = new Map<string, string[]>();
+  for (const el of elements) {
+    const list = byMap.get(el.map) ?? [];
+    list.push(verb === 'add' ? `${el.key} : ${el.verdict}` : el.key);
+    byMap.set(el.map, list);
+  }
+  return [...byMap].map(([map, items]) => `${verb} element ip ${table} ${map} { ${items.join(', ')} }`);
+}
+
+function setElementLines(table: string, verb: 'add' | 'delete', set: string, items: string[]): string[] {
+  return items.length === 0 ? [] : [`${verb} element ip ${table} ${set} { ${items.join(', ')} }`];
+}
+
+/**
+ * The whole table, replacing whatever was there in one transaction (the
+ * `add table` first makes the `delete table` safe when there was none).
+ */
+export function renderFull(ports: ServicePort[], ctx: NftContext, opts: NftRenderOptions): string {
+  const t = opts.table;
+  const lines = [`add table ip ${t}`, `delete table ip ${t}`, ...baseTable(ctx, opts)];
+  const elements: MapElement[] = [];
+  for (const p of ports) {
+    const owned = ownedObjects(p, opts);
+    for (const s of owned.sets) lines.push(`add ${setDecl(s).replace('set ', `set ip ${t} `)}`);
+    for (const c of owned.chains) lines.push(`add chain ip ${t} ${c.name}`);
+    for (const c of owned.chains) for (const r of c.rules) lines.push(`add rule ip ${t} ${c.name} ${r}`);
+    elements.push(...mapElements(p, opts));
+  }
+  lines.push(...elementLines(t, 'add', elements));
+  lines.push(...setElementLines(t, 'add', 'hairpin', [...hairpinElements(ports, ctx.podCIDR)].sort()));
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * Only what changed: stale map elements out, the changed Services' chains
+ * flushed and rewritten, chains and sets nobody wants any more deleted, new
+ * elements in. Unchanged Services are not named in the script at all.
+ */
+export function renderIncremental(
+  changes: ServicePortChanges,
+  applied: Iterable<ServicePort>,
+  wanted: Iterable<ServicePort>,
+  ctx: NftContext,
+  opts: NftRenderOptions,
+): string {
+  const t = opts.table;
+  const befores = [...changes.removed, ...changes.updated.map((u) => u.before)];
+  const afters = [...changes.added, ...changes.updated.map((u) => u.after)];
+  const elKey = (e: MapElement) => `${e.map}|${e.key}|${e.verdict}`;
+  const oldEls = new Map(befores.flatMap((p) => mapElements(p, opts)).map((e) => [elKey(e), e]));
+  const newEls = new Map(afters.flatMap((p) => mapElements(p, opts)).map((e) => [elKey(e), e]));
+  const oldObjs = befores.map((p) => ownedObjects(p, opts));
+  const newObjs = afters.map((p) => ownedObjects(p, opts));
+  const newChains = new Set(newObjs.flatMap((o) => o.chains.map((c) => c.name)));
+  const newSets = new Set(newObjs.flatMap((o) => o.sets.map((s) => s.name)));
+
+  const lines: string[] = [];
+  lines.push(...elementLines(t, 'delete', [...oldEls].filter(([k]) => !newEls.has(k)).map(([, e]) => e)));
+  const oldChains = oldObjs.flatMap((o) => o.chains.map((c) => c.name));
+  for (const c of oldChains) lines.push(`flush chain ip ${t} ${c}`);
+  for (const c of oldChains) if (!newChains.has(c)) lines.push(`delete chain ip ${t} ${c}`);
+  for (const s of oldObjs.flatMap((o) => o.sets)) if (!newSets.has(s.name)) lines.push(`delete set ip ${t} ${s.name}`);
+  for (const o of newObjs) {
+    for (const s of o.sets) lines.push(`add ${setDecl(s).replace('set ', `set ip ${t} `)}`);
+    for (const c of o.chains) lines.push(`add chain ip ${t} ${c.name}`);
+  }
+  for (const o of newObjs) {
+    for (const c of o.chains) {
+      if (!oldChains.includes(c.name)) lines.push(`flush chain ip ${t} ${c.name}`);
+      for (const r of c.rules) lines.push(`add rule ip ${t} ${c.name} ${r}`);
+    }
+  }
+  lines.push(...elementLines(t, 'add', [...newEls].filter(([k]) => !oldEls.has(k)).map(([, e]) => e)));
+
+  const hairpinBefore = hairpinElements(applied, ctx.podCIDR);
+  const hairpinAfter = hairpinElements(wanted, ctx.podCIDR);
+  lines.push(...setElementLines(t, 'delete', 'hairpin', [...hairpinBefore].filter((x) => !hairpinAfter.has(x)).sort()));
+  lines.push(...setElementLines(t, 'add', 'hairpin', [...hairpinAfter].filter((x) => !hairpinBefore.has(x)).sort()));
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
+}
