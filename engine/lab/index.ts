@@ -13,10 +13,11 @@ import { execInHost, isAlive, isHostInit, PODMAN_SOCKET, spawnInHost, startHost,
 import { createBridge, createHostNetwork, installGuard, listNetns, netnsPids, removeNetwork } from './network.ts';
 import { writeContainersConfig } from './podman.ts';
 import type { RunResult } from './process.ts';
-import { waitFor } from './process.ts';
+import { run, waitFor } from './process.ts';
 import { ensureKey, knownHostsLine, prepareSshd } from './sshd.ts';
 import { labFile, labNames, MAX_NODES, nodeNames, readLab, writeLab, type Lab, type LabNode } from './state.ts';
 import { ensureImages } from './images.ts';
+import { writeClusterRepo } from './cluster-repo.ts';
 
 export type { Lab, LabNode } from './state.ts';
 export { readLab } from './state.ts';
@@ -29,8 +30,10 @@ export interface LabUpOptions {
   onProgress?: (line: string) => void;
   /** Build (or reuse from the cache) the lab images and list them on every host; default true. */
   images?: boolean;
-  /** Where the example apps' folders live (examples-repo/apps); default the project's. */
-  appsDir?: string;
+  /** The examples repository whose apps/ become images and whose files seed the cluster repository; default the project's examples-repo. */
+  examplesDir?: string;
+  /** Write the cluster repository at dir/cluster-repo; default true. */
+  clusterRepo?: boolean;
 }
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
@@ -43,12 +46,13 @@ export async function labUp(options: LabUpOptions): Promise<Lab> {
   const names = labNames(index);
   const dir = resolve(options.dir);
   const started = Date.now();
+  const examplesDir = options.examplesDir ?? join(PROJECT_ROOT, 'examples-repo');
 
   progress(`lab ${name}: cleaning stale state of index ${index} in ${dir}`);
   await cleanLab(index, dir);
 
   mkdirSync(join(dir, 'hosts'), { recursive: true });
-  const imageStores = options.images === false ? [] : await ensureImages({ appsDir: options.appsDir ?? join(PROJECT_ROOT, 'examples-repo/apps'), onProgress: progress });
+  const imageStores = options.images === false ? [] : await ensureImages({ appsDir: join(examplesDir, 'apps'), onProgress: progress });
 
   const clientKeyPath = join(dir, 'id_ed25519');
   const clientKey = await ensureKey(clientKeyPath, `cox-lab-${name}`);
@@ -80,6 +84,12 @@ export async function labUp(options: LabUpOptions): Promise<Lab> {
   writeFileSync(lab.knownHostsPath, lab.nodes.flatMap((n) => n.hostKeys.map((key) => `${knownHostsLine(n.address, key)}\n`)).join(''));
 
   await Promise.all(lab.nodes.map((node) => waitForNode(node, progress)));
+  if (options.clusterRepo !== false) {
+    lab.clusterRepo = join(dir, 'cluster-repo');
+    const commit = await writeClusterRepo(lab, lab.clusterRepo, examplesDir);
+    writeLab(lab);
+    progress(`lab ${name}: cluster repository ${lab.clusterRepo} at ${commit.slice(0, 12)}`);
+  }
   progress(`lab ${name}: ${count} host(s) up in ${Date.now() - started} ms`);
   return lab;
 }
@@ -202,4 +212,30 @@ export function labExec(lab: Lab, nodeName: string, argv: string[], options: { i
 /** Starts argv inside a lab host's namespaces; the caller owns the child (kill it by its pid). */
 export function labSpawn(lab: Lab, nodeName: string, argv: string[]): ChildProcess {
   return spawnInHost(nodeOf(lab, nodeName).pid, argv);
+}
+
+/** argv for the `ssh` binary reaching a lab host with the lab's key, verifying the pinned host key (no trust on first use). */
+export function labSshArgv(lab: Lab, nodeName: string, command: string[] = []): string[] {
+  const node = nodeOf(lab, nodeName);
+  return [
+    'ssh', '-i', lab.clientKeyPath,
+    '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${lab.knownHostsPath}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR',
+    `root@${node.address}`, ...command,
+  ];
+}
+
+/** The host's Docker-API socket as reachable from the root namespace (through /proc/PID/root). */
+export function labPodmanSocket(lab: Lab, nodeName: string): string {
+  return `/proc/${nodeOf(lab, nodeName).pid}/root${PODMAN_SOCKET}`;
+}
+
+/** Whether each node's PID 1 is alive, an SSH login with the lab key and the pinned host key works, and podman answers. */
+export async function labHealth(lab: Lab): Promise<{ name: string; running: boolean; ssh: boolean; podman: boolean }[]> {
+  return Promise.all(
+    lab.nodes.map(async (node) => {
+      const running = isHostInit(node.pid);
+      return { name: node.name, running, ssh: running && (await run(labSshArgv(lab, node.name, ['true']), { timeoutMs: 10000 })).code === 0, podman: running && (await podmanPing(node.pid)) };
+    }),
+  );
 }
