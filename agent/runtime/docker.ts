@@ -199,6 +199,11 @@ export class DockerRuntime implements ContainerRuntime {
     return names;
   }
 
+  async listNetworks(): Promise<NetworkInfo[]> {
+    const rows = (await this.json({ method: 'GET', path: '/networks' }, 'list networks')) as { Name: string; Labels?: Record<string, string> | null; IPAM?: { Config?: { Subnet?: string }[] | null } }[];
+    return rows.map((n) => ({ name: n.Name, labels: n.Labels ?? {}, subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter(Boolean) }));
+  }
+
   async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
     const res = await this.call({ method: 'GET', path: `/networks/${name}`, ok: [404] }, `inspect network ${name}`);
     if (res.statusCode === 404) { await res.body.dump(); return undefined; }

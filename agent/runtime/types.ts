@@ -133,6 +133,7 @@ export interface ContainerRuntime {
   importImage(tar: Readable | Buffer, ref: string): Promise<string>;
   /** Loads a `docker save` archive; returns the names it loaded. */
   loadImages(tar: Readable | Buffer): Promise<string[]>;
+  listNetworks(): Promise<NetworkInfo[]>;
   inspectNetwork(name: string): Promise<NetworkInfo | undefined>;
   createNetwork(spec: NetworkSpec): Promise<void>;
   removeNetwork(name: string): Promise<void>;
