@@ -184,7 +184,7 @@ export class Engine {
     const errors = view.refused?.errors ?? [];
     if (!view.applied) {
       this.observed = { ...this.observed, errors };
-      this.options.status.update(this.observed, { desiredCommit: view.refused?.commit, reason: 'no valid desired commit' });
+      this.options.status.update(this.observed, { refusedCommit: view.refused?.commit, reason: 'no valid desired commit' });
       this.emit({ refusedCommit: view.refused?.commit, actions: 0, puts: 0, observed: this.observed });
       return undefined;
     }
@@ -211,7 +211,7 @@ export class Engine {
     for (const action of result.actions) log.debug('reconcile.action', { action: describeAction(action) });
 
     const puts = await this.putChanged(result.nodeStates, commit);
-    this.options.status.update(this.observed, { desiredCommit: commit, reason });
+    this.options.status.update(this.observed, { desiredCommit: commit, reason, refusedCommit: view.refused?.commit });
 
     const phases = new Map<string, number>();
     for (const pod of this.observed.pods.values()) {

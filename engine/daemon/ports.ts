@@ -64,8 +64,11 @@ export interface HostFleet {
 }
 
 export interface StatusCause {
+  /** The desired commit observed state was reconciled against (undefined before any valid commit). */
   desiredCommit?: string;
   reason?: string;
+  /** A newer desired commit that was refused (its errors are in observed.errors). */
+  refusedCommit?: string;
 }
 
 /** The status branch writer: batches, commits only observable changes. */
