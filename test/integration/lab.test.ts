@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { isAlive } from '../../engine/lab/host.ts';
+import { labDown, labExec, labPodmanSocket, labSshArgv, labUp, readLab, type Lab } from '../../engine/lab/index.ts';
+import { listLinks, listNetns, nftTableExists } from '../../engine/lab/network.ts';
+import { run } from '../../engine/lab/process.ts';
+import { labFixtureDir, useLab } from './lab-fixture.ts';
+
+const INDEX = 1;
+
+/** One Docker Engine API call over a unix socket, JSON in and out. */
+function docker(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: () => any }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request({ socketPath, method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('latin1');
+        resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** What a lab with this index owns in the root namespace right now. */
+async function leftovers(index: number, pids: number[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const netns of await listNetns()) if (netns.startsWith(`cox${index}-`)) found.push(`netns ${netns}`);
+  for (const link of await listLinks()) if (link === `coxbr${index}` || new RegExp(`^cox${index}h\\d+$`).test(link)) found.push(`link ${link}`);
+  if (await nftTableExists(index)) found.push(`nft table inet coxlab${index}`);
+  const routes = (await run(['ip', 'route', 'show', `198.18.${index}.0/24`])).stdout.trim();
+  if (routes) found.push(`route ${routes}`);
+  for (const pid of pids) if (isAlive(pid)) found.push(`process ${pid}`);
+  return found;
+}
+
+describe('the lab (index 1, two hosts)', function () {
+  this.timeout(120_000);
+  const handle = useLab({ index: INDEX, nodes: 2 });
+
+  it('gives every host its own name, address, pod subnet and no default route', async () => {
+    for (const [i, node] of handle.lab.nodes.entries()) {
+      assert.equal(node.name, `h${i + 1}`);
+      assert.equal(node.address, `198.18.${INDEX}.${11 + i}`);
+      assert.equal(node.podCIDR, `100.64.${i + 1}.0/24`);
+      assert.equal((await labExec(handle.lab, node.name, ['hostname'])).stdout.trim(), node.name);
+      const routes = (await labExec(handle.lab, node.name, ['ip', 'route', 'show'])).stdout;
+      assert.doesNotMatch(routes, /^default/m);
+      assert.match(routes, new RegExp(`^100\\.127\\.0\\.0/24 via 198\\.18\\.${INDEX}\\.1 dev eth0 src ${node.address.replace(/\./g, '\\.')}`, 'm'));
+    }
+  });
+
+  it('lets ssh log in with the lab key when the host key matches the pinned one', async () => {
+    const result = await run(labSshArgv(handle.lab, 'h2', ['echo "$(hostname) $(id -u)"']), { timeoutMs: 20_000 });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'h2 0');
+  });
+
+  it('makes ssh refuse a host whose key is not the pinned one', async () => {
+    const [h1, h2] = handle.lab.nodes;
+    const wrongKnownHosts = join(handle.dir, 'known_hosts.wrong');
+    writeFileSync(wrongKnownHosts, `${h1.address} ${h2.hostKeys[0]}\n`);
+    const argv = labSshArgv({ ...handle.lab, knownHostsPath: wrongKnownHosts }, 'h1', ['true']);
+    const result = await run(argv, { timeoutMs: 20_000 });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i);
+  });
+
+  it('pins in the cluster repository the same host keys the hosts present', async () => {
+    const repo = handle.lab.clusterRepo!;
+    assert.equal(execFileSync('git', ['-C', repo, 'status', '--porcelain'], { encoding: 'utf8' }), '');
+    assert.equal(execFileSync('git', ['-C', repo, 'rev-parse', '--abbrev-ref', 'HEAD'], { encoding: 'utf8' }).trim(), 'main');
+    for (const node of handle.lab.nodes) {
+      const manifest = readFileSync(join(repo, 'nodes', `${node.name}.yaml`), 'utf8');
+      const scanned = (await run(['ssh-keyscan', '-t', 'ed25519', node.address], { timeoutMs: 10_000 })).stdout.trim().split(' ').slice(1).join(' ');
+      assert.ok(scanned.startsWith('ssh-ed25519 '), `ssh-keyscan ${node.address} gave no ed25519 key`);
+      assert.ok(manifest.includes(`- ${scanned}\n`), `nodes/${node.name}.yaml does not pin ${scanned}:\n${manifest}`);
+    }
+  });
+
+  it('serves the Docker Engine API from podman inside each host', async () => {
+    for (const node of handle.lab.nodes) {
+      const script = "require('http').get({socketPath:'/run/podman/podman.sock',path:'/version'},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(JSON.parse(b).ApiVersion))})";
+      const result = await labExec(handle.lab, node.name, ['node', '-e', script], { timeoutMs: 20_000 });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout.trim(), /^1\.\d+$/);
+    }
+  });
+
+  it('runs a coxswain/busybox:1 container on the host pod subnet through the Docker API', async () => {
+    const socket = labPodmanSocket(handle.lab, 'h2');
+    const create = await docker(socket, 'POST', '/containers/create?name=lab-test', { Image: 'coxswain/busybox:1', Cmd: ['sh', '-c', 'echo hello from $(hostname); ip -4 -o addr show eth0'], HostConfig: { Init: true } });
+    assert.equal(create.status, 201, create.text);
+    const id = create.json().Id as string;
+    try {
+      assert.equal((await docker(socket, 'POST', `/containers/${id}/start`)).status, 204);
+      const wait = await docker(socket, 'POST', `/containers/${id}/wait`);
+      assert.equal(wait.json().StatusCode, 0, wait.text);
+      const logs = (await docker(socket, 'GET', `/containers/${id}/logs?stdout=1&stderr=1`)).text;
+      assert.match(logs, /hello from/);
+      assert.match(logs, /inet 100\.64\.2\.\d+\//, `container address not in h2's pod subnet: ${logs}`);
+    } finally {
+      await docker(socket, 'DELETE', `/containers/${id}?force=1`);
+    }
+  });
+
+  it('has the node image on every host without a registry', async () => {
+    const result = await labExec(handle.lab, 'h1', ['podman', 'run', '--rm', 'coxswain/node:20', 'node', '-e', 'console.log(process.versions.node)'], { timeoutMs: 60_000 });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), process.versions.node);
+  });
+
+  it('lets hosts reach each other on the lab network', async () => {
+    const [h1, h2] = handle.lab.nodes;
+    const ping = await labExec(handle.lab, 'h1', ['busybox', 'ping', '-c', '1', '-W', '2', h2.address], { timeoutMs: 10_000 });
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    const tcp = await labExec(handle.lab, 'h2', ['sh', '-c', `echo | busybox nc -w 2 ${h1.address} 22`], { timeoutMs: 10_000 });
+    assert.match(tcp.stdout, /^SSH-2\.0-/);
+  });
+
+  it('routes nothing out of the lab: no way out from a host, guard routes and a dropping nft table in the root namespace', async () => {
+    const out = await labExec(handle.lab, 'h1', ['ip', 'route', 'get', '192.0.2.1']);
+    assert.notEqual(out.code, 0);
+    assert.match(out.stderr, /unreachable/i);
+    for (const cidr of ['198.18.0.0/15', '100.64.0.0/10']) {
+      assert.match((await run(['ip', 'route', 'show', 'type', 'unreachable'])).stdout, new RegExp(`^unreachable ${cidr.replace(/\./g, '\\.')}`, 'm'));
+    }
+    const probe = await run(['ip', 'route', 'get', `198.18.${(INDEX + 100) % 256}.20`]);
+    assert.ok(probe.code !== 0 || /unreachable/.test(probe.stdout), `an unused lab address is routable: ${probe.stdout}`);
+    const table = (await run(['nft', 'list', 'table', 'inet', `coxlab${INDEX}`])).stdout;
+    assert.match(table, new RegExp(`iifname "coxbr${INDEX}" oifname != "coxbr${INDEX}" drop`));
+  });
+
+  it('tears down and leaves no netns, link, route, nft table or process behind', async () => {
+    const lab = handle.lab;
+    const pids = lab.nodes.map((n) => n.pid);
+    await labDown(lab);
+    assert.deepEqual(await leftovers(INDEX, pids), []);
+    assert.equal(readLab(lab.dir), undefined);
+    assert.equal(existsSync(join(lab.dir, 'hosts')), false);
+  });
+});
+
+describe('the lab after a crashed run (index 1)', function () {
+  this.timeout(180_000);
+  const dir = labFixtureDir(INDEX);
+  let lab: Lab | undefined;
+
+  after(async function () {
+    this.timeout(60_000);
+    if (lab) await labDown(lab);
+  });
+
+  it('comes up over the hosts, links and table a run that never tore down left behind, and then leaves nothing', async () => {
+    const cli = join(import.meta.dirname, '../../bin/cox.mjs');
+    const up = await run(['node', cli, 'lab', 'up', '--nodes', '1', '--index', String(INDEX), '--dir', dir, '-o', 'json'], { timeoutMs: 120_000 });
+    assert.equal(up.code, 0, up.stderr);
+    const crashed = JSON.parse(up.stdout) as { nodes: { pid: number }[] };
+    const stalePids = crashed.nodes.map((n) => n.pid);
+    assert.ok(stalePids.every(isAlive));
+
+    lab = await labUp({ name: 'after-crash', index: INDEX, nodes: 2, dir, clusterRepo: false });
+    assert.ok(stalePids.every((pid) => !isAlive(pid)), 'the stale host is still running');
+    assert.equal((await labExec(lab, 'h2', ['hostname'])).stdout.trim(), 'h2');
+
+    const pids = lab.nodes.map((n) => n.pid);
+    await labDown(lab);
+    lab = undefined;
+    assert.deepEqual(await leftovers(INDEX, [...stalePids, ...pids]), []);
+  });
+});
