@@ -7,13 +7,17 @@
  * and that Service's own chains — O(changed), whatever the table's size.
  */
 import type { Endpoint } from '../../common/agent-api.ts';
-import { inCidr, shortHash, type ServicePort } from './service-ports.ts';
+import { shortHash, type ServicePort } from './service-ports.ts';
 import type { ServicePortChanges } from './change-tracker.ts';
 
 export interface NftContext {
   /** This node's address: NodePorts are matched on it, and NodePort traffic is masqueraded. */
   nodeAddress: string;
-  /** This node's pod subnet: endpoints inside it can reach themselves through a Service (hairpin). */
+  /**
+   * This node's pod subnet. A local pod reaching a local endpoint through a
+   * Service (itself included: hairpin) is masqueraded, or the endpoint would
+   * answer it straight across the bridge, past the un-DNAT.
+   */
   podCIDR: string;
   clusterCIDR: string;
 }
@@ -60,10 +64,14 @@ export function affinitySet(p: ServicePort, e: Endpoint): string {
 
 /** One map element this ServicePort owns: map name, key, verdict. */
 export interface MapElement {
-  map: 'service_ips' | 'service_nodeports' | 'no_endpoint_services' | 'no_endpoint_nodeports';
+  map: 'service_ips' | 'service_nodeports' | 'no_endpoint_services' | 'no_endpoint_nodeports' | 'nodeports';
   key: string;
-  verdict: string;
+  /** Absent for an element of a plain set. */
+  verdict?: string;
 }
+
+/** The packet mark that asks nat_postrouting to masquerade (kube-proxy's bit). */
+export const MASQUERADE_MARK = '0x00004000';
 
 export function mapElements(p: ServicePort, opts: NftRenderOptions): MapElement[] {
   const proto = protoName(p);
@@ -71,9 +79,12 @@ export function mapElements(p: ServicePort, opts: NftRenderOptions): MapElement[
   if (p.endpoints.length === 0) {
     out.push({ map: 'no_endpoint_services', key: `${p.vip} . ${proto} . ${p.port}`, verdict: `goto ${REJECT_CHAIN}` });
     if (p.nodePort) out.push({ map: 'no_endpoint_nodeports', key: `${proto} . ${p.nodePort}`, verdict: `goto ${REJECT_CHAIN}` });
-  } else if (opts.loadBalance) {
-    out.push({ map: 'service_ips', key: `${p.vip} . ${proto} . ${p.port}`, verdict: `goto ${serviceChain(p)}` });
-    if (p.nodePort) out.push({ map: 'service_nodeports', key: `${proto} . ${p.nodePort}`, verdict: `goto ${serviceChain(p)}` });
+  } else {
+    if (p.nodePort) out.push({ map: 'nodeports', key: `${proto} . ${p.nodePort}` });
+    if (opts.loadBalance) {
+      out.push({ map: 'service_ips', key: `${p.vip} . ${proto} . ${p.port}`, verdict: `goto ${serviceChain(p)}` });
+      if (p.nodePort) out.push({ map: 'service_nodeports', key: `${proto} . ${p.nodePort}`, verdict: `goto ${serviceChain(p)}` });
+    }
   }
   return out;
 }
@@ -109,13 +120,6 @@ export function ownedObjects(p: ServicePort, opts: NftRenderOptions): OwnedObjec
   return owned;
 }
 
-/** Pairs "endpoint . endpoint" for local endpoints: a pod reaching itself through a Service is masqueraded. */
-export function hairpinElements(ports: Iterable<ServicePort>, podCIDR: string): Set<string> {
-  const out = new Set<string>();
-  for (const p of ports) for (const e of p.endpoints) if (inCidr(e.ip, podCIDR)) out.add(`${e.ip} . ${e.ip}`);
-  return out;
-}
-
 function setDecl(s: { name: string; timeoutSeconds: number }): string {
   return `set ${s.name} { type ipv4_addr; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`;
 }
@@ -128,7 +132,11 @@ function baseTable(ctx: NftContext, opts: NftRenderOptions): string[] {
     `\tmap service_nodeports { type inet_proto . inet_service : verdict; }`,
     `\tmap no_endpoint_services { type ipv4_addr . inet_proto . inet_service : verdict; }`,
     `\tmap no_endpoint_nodeports { type inet_proto . inet_service : verdict; }`,
-    `\tset hairpin { type ipv4_addr . ipv4_addr; }`,
+    `\tset nodeports { type inet_proto . inet_service; }`,
+    // NodePort traffic is marked before it is DNATed (or taken by IPVS), so replies come back through this node.
+    `\tchain mark_prerouting { type filter hook prerouting priority -110; policy accept; jump mark_nodeports; }`,
+    `\tchain mark_output { type filter hook output priority -110; policy accept; jump mark_nodeports; }`,
+    `\tchain mark_nodeports { ip daddr ${ctx.nodeAddress} meta l4proto . th dport @nodeports meta mark set meta mark | ${MASQUERADE_MARK}; }`,
   ];
   if (opts.loadBalance) {
     lines.push(
@@ -138,7 +146,8 @@ function baseTable(ctx: NftContext, opts: NftRenderOptions): string[] {
     );
   }
   lines.push(
-    `\tchain nat_postrouting { type nat hook postrouting priority srcnat; policy accept; ip saddr . ip daddr @hairpin masquerade; ct status dnat ct original ip daddr ${ctx.nodeAddress} masquerade; }`,
+    // Connections whose original destination was not a pod (a VIP, a NodePort) from a local pod to a local pod: see podCIDR.
+    `\tchain nat_postrouting { type nat hook postrouting priority srcnat; policy accept; ip saddr ${ctx.podCIDR} ip daddr ${ctx.podCIDR} ct original ip daddr != ${ctx.podCIDR} masquerade; meta mark & ${MASQUERADE_MARK} == ${MASQUERADE_MARK} masquerade; }`,
     `\tchain filter_input { type filter hook input priority -110; policy accept; jump endpoints_check; }`,
     `\tchain filter_forward { type filter hook forward priority -110; policy accept; jump endpoints_check; }`,
     `\tchain filter_output { type filter hook output priority -110; policy accept; jump endpoints_check; }`,
@@ -153,14 +162,10 @@ function elementLines(table: string, verb: 'add' | 'delete', elements: MapElemen
   const byMap = new Map<string, string[]>();
   for (const el of elements) {
     const list = byMap.get(el.map) ?? [];
-    list.push(verb === 'add' ? `${el.key} : ${el.verdict}` : el.key);
+    list.push(verb === 'add' && el.verdict ? `${el.key} : ${el.verdict}` : el.key);
     byMap.set(el.map, list);
   }
   return [...byMap].map(([map, items]) => `${verb} element ip ${table} ${map} { ${items.join(', ')} }`);
-}
-
-function setElementLines(table: string, verb: 'add' | 'delete', set: string, items: string[]): string[] {
-  return items.length === 0 ? [] : [`${verb} element ip ${table} ${set} { ${items.join(', ')} }`];
 }
 
 /**
@@ -179,7 +184,6 @@ export function renderFull(ports: ServicePort[], ctx: NftContext, opts: NftRende
     elements.push(...mapElements(p, opts));
   }
   lines.push(...elementLines(t, 'add', elements));
-  lines.push(...setElementLines(t, 'add', 'hairpin', [...hairpinElements(ports, ctx.podCIDR)].sort()));
   return lines.join('\n') + '\n';
 }
 
@@ -190,9 +194,6 @@ export function renderFull(ports: ServicePort[], ctx: NftContext, opts: NftRende
  */
 export function renderIncremental(
   changes: ServicePortChanges,
-  applied: Iterable<ServicePort>,
-  wanted: Iterable<ServicePort>,
-  ctx: NftContext,
   opts: NftRenderOptions,
 ): string {
   const t = opts.table;
@@ -223,10 +224,5 @@ export function renderIncremental(
     }
   }
   lines.push(...elementLines(t, 'add', [...newEls].filter(([k]) => !oldEls.has(k)).map(([, e]) => e)));
-
-  const hairpinBefore = hairpinElements(applied, ctx.podCIDR);
-  const hairpinAfter = hairpinElements(wanted, ctx.podCIDR);
-  lines.push(...setElementLines(t, 'delete', 'hairpin', [...hairpinBefore].filter((x) => !hairpinAfter.has(x)).sort()));
-  lines.push(...setElementLines(t, 'add', 'hairpin', [...hairpinAfter].filter((x) => !hairpinBefore.has(x)).sort()));
   return lines.length === 0 ? '' : lines.join('\n') + '\n';
 }

@@ -40,7 +40,7 @@ export class NftablesProxier implements Proxier {
       ? renderFull(wanted, ctx, opts)
       : isEmpty(changes)
         ? ''
-        : renderIncremental(changes, this.#tracker.applied.values(), wanted, ctx, opts);
+        : renderIncremental(changes, opts);
     try {
       if (script) await mustRun(this.exec, ['nft', '-f', '-'], script);
     } catch (err) {

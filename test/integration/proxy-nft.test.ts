@@ -1,0 +1,135 @@
+/**
+ * The nftables proxier for real: two lab hosts (index 3), busybox pods under
+ * podman on each, host-gw routes between them, the proxier programming each
+ * host's kernel exactly as the agent would.
+ */
+import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import { labDown, labUp, type Lab } from '../../engine/lab/index.ts';
+import { NftablesProxier } from '../../agent/proxy/index.ts';
+import type { ProxyContext } from '../../agent/proxy/index.ts';
+import type { DesiredService } from '../../common/agent-api.ts';
+import { LabExecutor, answers, httpGet, must, service, startClientPod, startWebPod } from './proxy-lab.ts';
+
+const LAB_INDEX = 3;
+const LAB_DIR = resolve(import.meta.dirname, '../../.lab/proxy-nft');
+const CLUSTER_CIDR = '100.64.0.0/16';
+const WEB = '100.127.0.10';
+const SELF = '100.127.0.11';
+const EMPTY = '100.127.0.12';
+const STICKY = '100.127.0.13';
+
+describe('nftables proxier in the lab', function () {
+  this.timeout(240000);
+  let lab: Lab;
+  const proxiers = new Map<string, NftablesProxier>();
+  const ctx = new Map<string, ProxyContext>();
+  let podA = ''; // web pod on h1
+  let podB = ''; // web pod on h2
+
+  async function syncAll(services: DesiredService[]): Promise<void> {
+    for (const [node, proxier] of proxiers) await proxier.sync(services, ctx.get(node)!);
+  }
+
+  function baseServices(): DesiredService[] {
+    return [
+      service('web', WEB, [podA, podB], { nodePort: 30080 }),
+      service('self', SELF, [podA]),
+      service('empty', EMPTY, [], { nodePort: 30081 }),
+      service('sticky', STICKY, [podA, podB], { sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 300 }),
+      { namespace: 'default', name: 'headless', type: 'ClusterIP', clusterIP: 'None', ports: [{ protocol: 'TCP', port: 80, endpoints: [{ ip: '100.64.1.99', port: 80 }] }] },
+    ];
+  }
+
+  before(async function () {
+    lab = await labUp({ name: 'proxy-nft', index: LAB_INDEX, nodes: 2, dir: LAB_DIR, clusterRepo: false, onProgress: (l) => process.stderr.write(`      ${l}\n`) });
+    for (const node of lab.nodes) {
+      for (const peer of lab.nodes.filter((p) => p !== node)) await must(lab, node.name, ['ip', 'route', 'replace', peer.podCIDR, 'via', peer.address]);
+      proxiers.set(node.name, new NftablesProxier(new LabExecutor(lab, node.name)));
+      ctx.set(node.name, { nodeAddress: node.address, podCIDR: node.podCIDR, clusterCIDR: CLUSTER_CIDR });
+    }
+    podA = await startWebPod(lab, 'h1', 'web-a', 'h1-web-a');
+    podB = await startWebPod(lab, 'h2', 'web-b', 'h2-web-b');
+    await startClientPod(lab, 'h1', 'client');
+    await syncAll(baseServices());
+  });
+
+  after(async function () {
+    if (lab) await labDown(lab);
+  });
+
+  it('reaches a ClusterIP from a host and round-robins across backends on two hosts', async function () {
+    for (const node of ['h1', 'h2']) {
+      const seen = await answers(lab, node, `http://${WEB}/`, 6);
+      assert.deepEqual(new Set(seen), new Set(['h1-web-a', 'h2-web-b']), `${node} saw ${seen.join(', ')}`);
+    }
+  });
+
+  it('reaches a ClusterIP from a pod and round-robins across backends on two hosts', async function () {
+    const seen = await answers(lab, 'h1', `http://${WEB}/`, 6, 'client');
+    assert.deepEqual(new Set(seen), new Set(['h1-web-a', 'h2-web-b']), `the client pod saw ${seen.join(', ')}`);
+  });
+
+  it('serves a NodePort on the node address, to endpoints on both hosts, from another host', async function () {
+    const h1 = lab.nodes.find((n) => n.name === 'h1')!;
+    const seen = await answers(lab, 'h2', `http://${h1.address}:30080/`, 6);
+    assert.deepEqual(new Set(seen), new Set(['h1-web-a', 'h2-web-b']), `h2 saw ${seen.join(', ')} on h1's NodePort`);
+  });
+
+  it('lets a pod reach itself through its own Service (hairpin)', async function () {
+    const seen = await answers(lab, 'h1', `http://${SELF}/`, 2, 'web-a');
+    assert.deepEqual(seen, ['h1-web-a', 'h1-web-a']);
+  });
+
+  it('keeps a client on one endpoint when sessionAffinity is ClientIP', async function () {
+    const seen = await answers(lab, 'h2', `http://${STICKY}/`, 5);
+    assert.equal(new Set(seen).size, 1, `h2 saw ${seen.join(', ')}`);
+    assert.match(seen[0], /^h[12]-web-[ab]$/);
+  });
+
+  it('rejects a Service without endpoints at once, from a host and from a pod, on its ClusterIP and its NodePort', async function () {
+    const h1 = lab.nodes.find((n) => n.name === 'h1')!;
+    for (const [node, url, pod] of [['h1', `http://${EMPTY}/`, undefined], ['h1', `http://${EMPTY}/`, 'client'], ['h2', `http://${h1.address}:30081/`, undefined]] as const) {
+      const a = await httpGet(lab, node, url, pod);
+      assert.equal(a.ok, false, `${url} from ${pod ?? node} answered ${a.body}`);
+      assert.match(a.error, /refused/i, `${url} from ${pod ?? node}: ${a.error}`);
+      assert.ok(a.ms < 2000, `${url} from ${pod ?? node} took ${Math.round(a.ms)} ms to fail`);
+    }
+  });
+
+  it('programmes nothing for a headless Service', async function () {
+    const table = await must(lab, 'h1', ['nft', 'list', 'table', 'ip', 'cox_proxy']);
+    assert.doesNotMatch(table, /headless|100\.64\.1\.99/);
+  });
+
+  it('sends traffic only to the remaining endpoint right after one sync removes the other, touching no other Service', async function () {
+    const chainHandles = async () => must(lab, 'h1', ['nft', '-a', 'list', 'chain', 'ip', 'cox_proxy', (await must(lab, 'h1', ['nft', 'list', 'table', 'ip', 'cox_proxy'])).match(/chain (svc-\S+default\/self\S*)/)![1]]);
+    const selfBefore = await chainHandles();
+    const services = baseServices();
+    services[0] = service('web', WEB, [podB], { nodePort: 30080 });
+    await syncAll(services);
+    const report = proxiers.get('h1')!.lastSync!;
+    assert.equal(report.full, false);
+    assert.equal(report.changed, 1);
+    const seen = await answers(lab, 'h1', `http://${WEB}/`, 4);
+    assert.deepEqual(seen, ['h2-web-b', 'h2-web-b', 'h2-web-b', 'h2-web-b']);
+    assert.equal(await chainHandles(), selfBefore, "the unchanged Service's chain (and its rule handles) stayed as it was");
+  });
+
+  it('removes, on the first sync of a new proxier, what an earlier one owned and no longer wanted', async function () {
+    const fresh = new NftablesProxier(new LabExecutor(lab, 'h1'));
+    await fresh.sync([service('web', WEB, [podA])], ctx.get('h1')!);
+    const chains = await must(lab, 'h1', ['nft', 'list', 'table', 'ip', 'cox_proxy']);
+    assert.doesNotMatch(chains, /default\/self|default\/sticky/);
+    assert.match(chains, /default\/web/);
+    const self = await httpGet(lab, 'h1', `http://${SELF}/`);
+    assert.equal(self.ok, false, `the Service no longer wanted still answered: ${self.body}`);
+    proxiers.set('h1', fresh);
+  });
+
+  it('removes its table on cleanup and leaves the rest of the ruleset alone', async function () {
+    await proxiers.get('h1')!.cleanup();
+    const tables = await must(lab, 'h1', ['nft', 'list', 'tables']);
+    assert.doesNotMatch(tables, /cox_proxy/);
+  });
+});
