@@ -1,0 +1,190 @@
+/**
+ * Checks across objects: the same object twice, node addresses and pod
+ * subnets, service addresses and node ports against the Cluster, references
+ * to ConfigMaps and Secrets, Service ports against the pods they select, and
+ * the cluster's security policy. Positions come from the loader's origins.
+ */
+import type { Cluster, ConfigMap, Node, PodSpec, Secret, Service } from '../../../schemas/types.generated.ts';
+import { KINDS } from '../kinds.ts';
+import { cidrContains, cidrsOverlap, ipToNumber, isIPv4, parseCidr, type Cidr } from '../names.ts';
+import { positionOf, sourceOf } from '../positions.ts';
+import { keyOf } from '../store.ts';
+import type { Diagnostic, ManifestObject } from '../types.ts';
+import type { FieldPath } from '../yaml.ts';
+import type { Finding } from './finding.ts';
+import { podSpecOf } from './pods.ts';
+import { checkPolicy } from './policy.ts';
+import { selectorMatches } from './selectors.ts';
+import { formatPath } from '../schema.ts';
+
+export function checkRepository(objects: ManifestObject[], cluster?: Cluster): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const report = (object: ManifestObject, finding: Finding) => {
+    const at = positionOf(object, finding.path, finding.which) ?? { file: '(generated)', line: 1, column: 1 };
+    diagnostics.push({ ...at, severity: finding.severity, field: formatPath(finding.path), message: finding.message });
+  };
+  const error = (object: ManifestObject, path: FieldPath, message: string, which: 'key' | 'value' = 'value') =>
+    report(object, { path, which, severity: 'error', message: `${formatPath(path)}: ${message}` });
+  const warning = (object: ManifestObject, path: FieldPath, message: string, which: 'key' | 'value' = 'value') =>
+    report(object, { path, which, severity: 'warning', message: `${formatPath(path)}: ${message}` });
+
+  const clusters = objects.filter((o) => o.kind === 'Cluster');
+  const effectiveCluster = cluster ?? (clusters[0] as Cluster | undefined);
+  checkDuplicates(objects, error);
+  for (const extra of clusters.slice(1)) error(extra, ['kind'], `a repository has one Cluster; the first is at ${where(clusters[0])}`);
+
+  const spec = effectiveCluster?.spec ?? {};
+  const podCIDR = spec.podCIDR ? parseCidr(spec.podCIDR) : undefined;
+  const serviceCIDR = spec.serviceCIDR ? parseCidr(spec.serviceCIDR) : undefined;
+  const [portLow, portHigh] = (spec.nodePortRange ?? '30000-32767').split('-').map(Number);
+
+  checkNodes(objects.filter((o) => o.kind === 'Node') as unknown as Array<Node & ManifestObject>, podCIDR, spec.podCIDR, error);
+  checkServices(objects, serviceCIDR, spec.serviceCIDR, [portLow, portHigh], spec.nodePortRange ?? '30000-32767', error, warning);
+  checkReferences(objects, error);
+  if (effectiveCluster) {
+    for (const object of objects) {
+      const site = podSpecOf(object);
+      if (site) for (const finding of checkPolicy(site.spec, site.path, effectiveCluster)) report(object, finding);
+    }
+  }
+  return diagnostics;
+}
+
+type Report = (object: ManifestObject, path: FieldPath, message: string, which?: 'key' | 'value') => void;
+
+function where(object: ManifestObject): string {
+  const at = sourceOf(object);
+  return at ? `${at.file}:${at.line}:${at.column}` : '(generated)';
+}
+
+function describeObject(object: ManifestObject): string {
+  return `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ''}${object.metadata.name}`;
+}
+
+function checkDuplicates(objects: ManifestObject[], error: Report): void {
+  const first = new Map<string, ManifestObject>();
+  for (const object of objects) {
+    if (!Object.hasOwn(KINDS, object.kind)) continue;
+    const key = keyOf(object.kind, object.metadata.namespace, object.metadata.name);
+    const earlier = first.get(key);
+    if (earlier) error(object, ['metadata', 'name'], `${describeObject(object)} is defined twice: also at ${where(earlier)}`);
+    else first.set(key, object);
+  }
+}
+
+function checkNodes(nodes: Array<Node & ManifestObject>, podCIDR: Cidr | undefined, podCIDRText: string | undefined, error: Report): void {
+  const addresses = new Map<string, Node & ManifestObject>();
+  const subnets: Array<[Cidr, Node & ManifestObject]> = [];
+  for (const node of nodes) {
+    const ssh = node.spec.ssh;
+    const address = `${ssh.address.toLowerCase()}:${ssh.port ?? 22}`;
+    const other = addresses.get(address);
+    if (other) error(node, ['spec', 'ssh', 'address'], `${ssh.address} port ${ssh.port ?? 22} is also the address of node ${other.metadata.name} (${where(other)})`);
+    else addresses.set(address, node);
+    const subnet = node.spec.podCIDR ? parseCidr(node.spec.podCIDR) : undefined;
+    if (!subnet) continue;
+    if (podCIDR && !(subnet.bits >= podCIDR.bits && cidrContains(podCIDR, subnet.base))) {
+      error(node, ['spec', 'podCIDR'], `${node.spec.podCIDR} is outside the cluster's podCIDR ${podCIDRText}`);
+    }
+    const clash = subnets.find(([cidr]) => cidrsOverlap(cidr, subnet));
+    if (clash) error(node, ['spec', 'podCIDR'], `${node.spec.podCIDR} overlaps node ${clash[1].metadata.name}'s podCIDR ${clash[1].spec.podCIDR}`);
+    subnets.push([subnet, node]);
+  }
+}
+
+function checkServices(
+  objects: ManifestObject[],
+  serviceCIDR: Cidr | undefined,
+  serviceCIDRText: string | undefined,
+  [low, high]: number[],
+  rangeText: string,
+  error: Report,
+  warning: Report,
+): void {
+  const nodePorts = new Map<string, ManifestObject>();
+  const clusterIPs = new Map<string, ManifestObject>();
+  const podSites = objects.map((object) => ({ object, site: podSpecOf(object) })).filter((entry) => entry.site);
+  for (const object of objects) {
+    if (object.kind !== 'Service') continue;
+    const service = object as unknown as Service;
+    const { clusterIP } = service.spec;
+    if (clusterIP && clusterIP !== 'None' && isIPv4(clusterIP)) {
+      if (serviceCIDR && !cidrContains(serviceCIDR, ipToNumber(clusterIP))) error(object, ['spec', 'clusterIP'], `${clusterIP} is outside the cluster's serviceCIDR ${serviceCIDRText}`);
+      const other = clusterIPs.get(clusterIP);
+      if (other) error(object, ['spec', 'clusterIP'], `${clusterIP} is also the clusterIP of ${describeObject(other)} (${where(other)})`);
+      else clusterIPs.set(clusterIP, object);
+    }
+    const selected = service.spec.selector && Object.keys(service.spec.selector).length > 0
+      ? podSites.filter(({ object: o, site }) => o.metadata.namespace === object.metadata.namespace && selectorMatches({ matchLabels: service.spec.selector }, site!.labels))
+      : undefined;
+    if (selected && selected.length === 0) {
+      warning(object, ['spec', 'selector'], `selects no Pod or pod template in namespace ${object.metadata.namespace}: the Service will have no endpoints`);
+    }
+    service.spec.ports.forEach((port, i) => {
+      if (port.nodePort !== undefined) {
+        if (port.nodePort < low || port.nodePort > high) error(object, ['spec', 'ports', i, 'nodePort'], `${port.nodePort} is outside the cluster's nodePortRange ${rangeText}`);
+        const key = `${port.nodePort}/${port.protocol ?? 'TCP'}`;
+        const other = nodePorts.get(key);
+        if (other) error(object, ['spec', 'ports', i, 'nodePort'], `${key} is also used by ${describeObject(other)} (${where(other)})`);
+        else nodePorts.set(key, object);
+      }
+      if (typeof port.targetPort === 'string' && selected && selected.length > 0) {
+        const declares = (spec: PodSpec) => spec.containers.some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP')));
+        const missing = selected.filter(({ site }) => !declares(site!.spec)).map(({ object: o }) => describeObject(o));
+        if (missing.length > 0) {
+          warning(object, ['spec', 'ports', i, 'targetPort'], `no container of ${missing.join(', ')} declares a port named "${port.targetPort}": those pods get no endpoint for it`);
+        }
+      }
+    });
+  }
+}
+
+function checkReferences(objects: ManifestObject[], error: Report): void {
+  const configMaps = new Map<string, ConfigMap>();
+  const secrets = new Map<string, Secret>();
+  for (const object of objects) {
+    if (object.kind === 'ConfigMap') configMaps.set(`${object.metadata.namespace}/${object.metadata.name}`, object as unknown as ConfigMap);
+    if (object.kind === 'Secret') secrets.set(`${object.metadata.namespace}/${object.metadata.name}`, object as unknown as Secret);
+  }
+  for (const object of objects) {
+    const site = podSpecOf(object);
+    if (!site) continue;
+    const ns = object.metadata.namespace;
+    const need = (kind: 'ConfigMap' | 'Secret', name: string, key: string | undefined, optional: boolean | undefined, path: FieldPath) => {
+      if (optional) return;
+      const found = kind === 'ConfigMap' ? configMaps.get(`${ns}/${name}`) : secrets.get(`${ns}/${name}`);
+      if (!found) {
+        error(object, path, `${kind} ${ns}/${name} is not in the repository (mark the reference optional: true if that is intended)`);
+        return;
+      }
+      if (key === undefined) return;
+      const data = kind === 'ConfigMap' ? { ...(found as ConfigMap).data, ...(found as ConfigMap).binaryData } : (found as Secret).data ?? {};
+      if (!Object.hasOwn(data, key)) error(object, path, `${kind} ${ns}/${name} has no key "${key}" (it has: ${Object.keys(data).join(', ') || 'none'})`);
+    };
+    for (const group of ['initContainers', 'containers'] as const) {
+      (site.spec[group] ?? []).forEach((container, i) => {
+        const at = [...site.path, group, i];
+        (container.env ?? []).forEach((env, j) => {
+          const from = env.valueFrom;
+          if (from?.configMapKeyRef) need('ConfigMap', from.configMapKeyRef.name, from.configMapKeyRef.key, from.configMapKeyRef.optional, [...at, 'env', j, 'valueFrom', 'configMapKeyRef']);
+          if (from?.secretKeyRef) need('Secret', from.secretKeyRef.name, from.secretKeyRef.key, from.secretKeyRef.optional, [...at, 'env', j, 'valueFrom', 'secretKeyRef']);
+        });
+        (container.envFrom ?? []).forEach((source, j) => {
+          if (source.configMapRef) need('ConfigMap', source.configMapRef.name, undefined, source.configMapRef.optional, [...at, 'envFrom', j, 'configMapRef']);
+          if (source.secretRef) need('Secret', source.secretRef.name, undefined, source.secretRef.optional, [...at, 'envFrom', j, 'secretRef']);
+        });
+      });
+    }
+    (site.spec.volumes ?? []).forEach((volume, i) => {
+      const at = [...site.path, 'volumes', i];
+      if (volume.configMap) {
+        need('ConfigMap', volume.configMap.name, undefined, volume.configMap.optional, [...at, 'configMap']);
+        (volume.configMap.items ?? []).forEach((item, j) => need('ConfigMap', volume.configMap!.name, item.key, volume.configMap!.optional, [...at, 'configMap', 'items', j, 'key']));
+      }
+      if (volume.secret) {
+        need('Secret', volume.secret.secretName, undefined, volume.secret.optional, [...at, 'secret']);
+        (volume.secret.items ?? []).forEach((item, j) => need('Secret', volume.secret!.secretName, item.key, volume.secret!.optional, [...at, 'secret', 'items', j, 'key']));
+      }
+    });
+  }
+}
