@@ -107,8 +107,13 @@ export function isHostInit(pid: number): boolean {
   }
 }
 
+/**
+ * nsenter must fork to put argv in the host's PID namespace, and it does not
+ * pass signals on to that child: setpriv's parent-death signal makes argv
+ * get SIGTERM when nsenter is killed, so killing the spawned PID is enough.
+ */
 export function nsenterArgv(pid: number, argv: string[]): string[] {
-  return ['nsenter', '-t', String(pid), '-m', '-n', '-u', '-p', '--', ...argv];
+  return ['nsenter', '-t', String(pid), '-m', '-n', '-u', '-p', '--', 'setpriv', '--pdeathsig', 'TERM', '--', ...argv];
 }
 
 export function execInHost(pid: number, argv: string[], options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
