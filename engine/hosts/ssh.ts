@@ -25,27 +25,38 @@ export interface HostSpec {
   hostKeys: PinnedKey[];
 }
 
-/** The part of a Node manifest this module reads (structural, so it fits the generated schema type). */
+/** A Node manifest as any layer holds it; spec.ssh is read and checked here. */
 export interface NodeSshManifest {
   metadata: { name: string };
-  spec?: { ssh?: { address?: string; port?: number; user?: string; hostKeys?: string[] } };
+  spec?: unknown;
+}
+
+interface NodeSsh {
+  address?: unknown;
+  port?: unknown;
+  user?: unknown;
+  hostKeys?: unknown;
 }
 
 /** Reads spec.ssh of a Node; `file` names the manifest in errors. */
 export function hostSpecFromNode(node: NodeSshManifest, file = `nodes/${node.metadata.name}.yaml`): HostSpec {
-  const ssh = node.spec?.ssh;
   const name = node.metadata.name;
-  if (!ssh?.address) throw new ConfigError(`${file}: spec.ssh.address is required for node ${name}`, { node: name, field: 'spec.ssh.address' });
+  const ssh = (node.spec as { ssh?: NodeSsh } | undefined)?.ssh;
+  const invalid = (field: string, why: string) => new ConfigError(`${file}: ${field} ${why}`, { node: name, field });
+  if (typeof ssh?.address !== 'string' || ssh.address === '') throw invalid('spec.ssh.address', `is required for node ${name}`);
+  if (ssh.port !== undefined && !(Number.isInteger(ssh.port) && (ssh.port as number) >= 1 && (ssh.port as number) <= 65535)) throw invalid('spec.ssh.port', 'must be a port number (1-65535)');
+  if (ssh.user !== undefined && (typeof ssh.user !== 'string' || ssh.user === '')) throw invalid('spec.ssh.user', 'must be a user name');
   const hostKeys = ssh.hostKeys ?? [];
+  if (!Array.isArray(hostKeys) || hostKeys.some((key) => typeof key !== 'string')) throw invalid('spec.ssh.hostKeys', 'must be a list of "TYPE BASE64" strings');
   if (hostKeys.length === 0) {
-    throw new ConfigError(`${file}: spec.ssh.hostKeys of node ${name} is empty: pin the host's keys (ssh-keyscan -t ed25519 ${ssh.address}) — there is no trust on first use`, { node: name, field: 'spec.ssh.hostKeys' });
+    throw invalid('spec.ssh.hostKeys', `of node ${name} is empty: pin the host's keys (ssh-keyscan -t ed25519 ${ssh.address}) — there is no trust on first use`);
   }
   return {
     name,
     address: ssh.address,
-    port: ssh.port ?? 22,
-    user: ssh.user ?? 'root',
-    hostKeys: hostKeys.map((text, i) => parsePinnedKey(text, `${file}: spec.ssh.hostKeys[${i}]`)),
+    port: (ssh.port as number | undefined) ?? 22,
+    user: (ssh.user as string | undefined) ?? 'root',
+    hostKeys: (hostKeys as string[]).map((text, i) => parsePinnedKey(text, `${file}: spec.ssh.hostKeys[${i}]`)),
   };
 }
 
@@ -197,7 +208,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
   }
 
   /** A `direct-streamlocal@openssh.com` channel to a unix socket on the host. */
-  openStreamLocal(socketPath: string): Promise<ClientChannel> {
+  async openStreamLocal(socketPath: string): Promise<ClientChannel> {
     const client = this.#live();
     return new Promise((resolve, reject) => {
       client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
@@ -207,7 +218,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
     });
   }
 
-  sftp(): Promise<SFTPWrapper> {
+  async sftp(): Promise<SFTPWrapper> {
     const client = this.#live();
     return new Promise((resolve, reject) => {
       client.sftp((err, sftp) => (err ? reject(new AgentUnreachable(this.name, `cannot start SFTP: ${err.message}`, { cause: err })) : resolve(sftp)));
@@ -215,7 +226,7 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
   }
 
   /** Runs a command; resolves with its exit code and output (a non-zero exit is a result, not an error). */
-  exec(command: RemoteCommand, options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
+  async exec(command: RemoteCommand, options: { input?: string | Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
     const client = this.#live();
     const line = commandLine(command);
     const timeoutMs = options.timeoutMs ?? 30_000;

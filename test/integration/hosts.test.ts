@@ -105,7 +105,7 @@ describe('hosts over SSH in the lab', function () {
       return true;
     });
     assert.equal(connection.state.phase, 'hostKeyMismatch');
-    assert.throws(() => connection.openStreamLocal('/run/coxswain/agent.sock'), HostKeyMismatch);
+    await assert.rejects(connection.openStreamLocal('/run/coxswain/agent.sock'), HostKeyMismatch);
     await connection.close();
   });
 

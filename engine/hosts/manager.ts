@@ -1,0 +1,282 @@
+/**
+ * HostManager: one SSH connection and one agent session per Node in Git.
+ *
+ * `sync(nodes)` is level-based: it opens connections for new Nodes, replaces
+ * those whose spec.ssh changed and closes those gone from Git. For every
+ * connected host a session runs: bootstrap the agent (when a bundle is
+ * given), read what it accepted (GET /v1/desired), announce `connected`,
+ * then long-poll /v1/watch, resuming by seq across agent restarts and SSH
+ * reconnects, and announce every answer. Each answer is a heartbeat.
+ *
+ * Its events and `putDesired` are the engine loop's HostFleet port
+ * (engine/daemon/ports.ts), so the loop never sees SSH.
+ */
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { NodeDesiredState, WatchResponse } from '../../common/agent-api.ts';
+import { AgentUnreachable, CoxError, describeError } from '../../common/errors.ts';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
+import { bootstrapAgent, DEFAULT_AGENT_PATHS, type AgentBundle, type AgentPaths } from './bootstrap.ts';
+import { createAgentDispatcher } from './dispatcher.ts';
+import { httpAgentApi, type AgentApi, type LogsOptions } from './agent-http.ts';
+import { HostConnection, hostSpecFromNode, sameHostSpec, type ClientAuth, type ConnectionOptions, type HostSpec, type HostState, type NodeSshManifest } from './ssh.ts';
+
+/** A host as the engine loop sees it. */
+export type HostStatus =
+  | { state: 'connecting' }
+  | { state: 'connected' }
+  | { state: 'unreachable'; reason: string }
+  /** Not retried until the Node changes in Git (a bad spec.ssh) or the host is fixed (a host key mismatch). */
+  | { state: 'refused'; code: string; reason: string };
+
+export type HostEvent =
+  /** The agent answers (after a connect, a reconnect or an agent restart): what it has accepted so far. */
+  | { type: 'connected'; node: string; accepted?: NodeDesiredState }
+  | { type: 'connection'; node: string; connection: HostStatus }
+  | { type: 'watch'; node: string; response: WatchResponse };
+
+/** A Node object from Git (only what is read here). */
+export type NodeObjectLike = NodeSshManifest & { kind?: string };
+
+export interface HostManagerOptions {
+  auth: ClientAuth;
+  /** When given, every host is brought to this agent build on connect (see bootstrap.ts). */
+  bundle?: AgentBundle;
+  agentPaths?: AgentPaths;
+  connection?: ConnectionOptions;
+  /** How long one /v1/watch long-poll may wait on the agent. */
+  watchTimeoutSeconds?: number;
+  /** Back-off between agent session attempts while SSH itself is up. */
+  sessionBackoff?: BackoffPolicy;
+  /** The agent API over a host's dispatcher (default: httpAgentApi). */
+  createApi?: (dispatcher: Dispatcher, node: string) => AgentApi;
+  /** Names a Node's manifest file in configuration errors. */
+  fileOf?: (node: NodeObjectLike) => string | undefined;
+  onProgress?: (line: string) => void;
+}
+
+interface Host {
+  spec?: HostSpec;
+  connection?: HostConnection;
+  dispatcher?: Dispatcher;
+  api?: AgentApi;
+  status: HostStatus;
+  /** Set while the agent session runs; aborting it ends the session. */
+  session?: AbortController;
+  /** The last seq delivered; watches resume from here. */
+  seq: number;
+  lastHeartbeat?: Date;
+  closed: boolean;
+}
+
+export class HostManager {
+  readonly #hosts = new Map<string, Host>();
+  readonly #listeners = new Set<(event: HostEvent) => void>();
+  readonly #options: HostManagerOptions;
+
+  constructor(options: HostManagerOptions) {
+    this.#options = options;
+  }
+
+  subscribe(listener: (event: HostEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Brings the set of connections to the Nodes given (objects of other kinds are ignored). */
+  sync(nodes: NodeObjectLike[]): void {
+    const wanted = new Map<string, NodeObjectLike>();
+    for (const node of nodes) if ((node.kind ?? 'Node') === 'Node') wanted.set(node.metadata.name, node);
+    for (const [name, host] of this.#hosts) {
+      if (!wanted.has(name)) {
+        this.#hosts.delete(name);
+        void this.#shutdown(host);
+      }
+    }
+    for (const [name, node] of wanted) {
+      let spec: HostSpec | undefined;
+      let problem: CoxError | undefined;
+      try {
+        spec = hostSpecFromNode(node, this.#options.fileOf?.(node));
+      } catch (err) {
+        problem = err instanceof CoxError ? err : new CoxError('Config', describeError(err));
+      }
+      const existing = this.#hosts.get(name);
+      if (existing?.spec && spec && sameHostSpec(spec, existing.spec)) continue;
+      if (existing && !existing.spec && !spec && 'reason' in existing.status && existing.status.reason === problem?.message) continue;
+      if (existing) void this.#shutdown(existing);
+      const host: Host = { spec, status: { state: 'connecting' }, seq: existing?.seq ?? 0, lastHeartbeat: existing?.lastHeartbeat, closed: false };
+      this.#hosts.set(name, host);
+      if (!spec) {
+        this.#setStatus(name, host, { state: 'refused', code: problem!.code, reason: problem!.message });
+        continue;
+      }
+      this.#open(name, host, spec);
+    }
+  }
+
+  nodes(): string[] {
+    return [...this.#hosts.keys()].sort();
+  }
+
+  status(node: string): HostStatus | undefined {
+    return this.#hosts.get(node)?.status;
+  }
+
+  /** When the agent on `node` last answered a watch (every answer carries its heartbeat). */
+  lastHeartbeat(node: string): Date | undefined {
+    return this.#hosts.get(node)?.lastHeartbeat;
+  }
+
+  /** The SSH connection to `node` (for commands and SFTP). */
+  connection(node: string): HostConnection {
+    const connection = this.#host(node).connection;
+    if (!connection) throw this.#unreachable(node);
+    return connection;
+  }
+
+  /** The agent API of `node`, usable while it is connected. */
+  api(node: string): AgentApi {
+    const host = this.#host(node);
+    if (!host.api || host.status.state !== 'connected') throw this.#unreachable(node);
+    return host.api;
+  }
+
+  putDesired(node: string, state: NodeDesiredState): Promise<number> {
+    return this.api(node).putDesired(state);
+  }
+
+  logs(node: string, namespace: string, pod: string, options?: LogsOptions): Promise<Readable> {
+    return this.api(node).logs(namespace, pod, options);
+  }
+
+  loadImage(node: string, tar: Readable | Buffer): Promise<string[]> {
+    return this.api(node).loadImage(tar);
+  }
+
+  async close(): Promise<void> {
+    const hosts = [...this.#hosts.values()];
+    this.#hosts.clear();
+    await Promise.all(hosts.map((host) => this.#shutdown(host)));
+  }
+
+  #host(node: string): Host {
+    const host = this.#hosts.get(node);
+    if (!host) throw new AgentUnreachable(node, 'no Node of that name in Git');
+    return host;
+  }
+
+  #unreachable(node: string): CoxError {
+    const status = this.#host(node).status;
+    if (status.state === 'refused') return new CoxError(status.code, status.reason, { node });
+    return new AgentUnreachable(node, status.state === 'unreachable' ? status.reason.replace(/^agent on \S+ unreachable: /, '') : `not connected yet (${status.state})`);
+  }
+
+  #emit(event: HostEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  #setStatus(node: string, host: Host, status: HostStatus): void {
+    const before = host.status;
+    host.status = status;
+    const same = before.state === status.state && ('reason' in before ? before.reason : '') === ('reason' in status ? status.reason : '');
+    if (!same && status.state !== 'connected') this.#emit({ type: 'connection', node, connection: status });
+  }
+
+  #open(node: string, host: Host, spec: HostSpec): void {
+    const connection = new HostConnection(spec, this.#options.auth, this.#options.connection);
+    const dispatcher = createAgentDispatcher(connection, { socketPath: this.#options.agentPaths?.socket });
+    host.connection = connection;
+    host.dispatcher = dispatcher;
+    host.api = (this.#options.createApi ?? httpAgentApi)(dispatcher, node);
+    connection.on('state', (state) => this.#onConnectionState(node, host, state));
+    connection.start();
+  }
+
+  #onConnectionState(node: string, host: Host, state: HostState): void {
+    if (host.closed) return;
+    switch (state.phase) {
+      case 'connected':
+        this.#options.onProgress?.(`${node}: SSH connected`);
+        void this.#runSession(node, host);
+        return;
+      case 'reconnecting':
+        host.session?.abort();
+        this.#setStatus(node, host, { state: 'unreachable', reason: state.error.message });
+        return;
+      case 'hostKeyMismatch':
+        host.session?.abort();
+        this.#setStatus(node, host, { state: 'refused', code: state.error.code, reason: state.error.message });
+        return;
+      case 'connecting':
+        return;
+      case 'closed':
+        host.session?.abort();
+        return;
+    }
+  }
+
+  /** One agent session per SSH connection: retried with back-off while SSH stays up. */
+  async #runSession(node: string, host: Host): Promise<void> {
+    host.session?.abort();
+    const session = new AbortController();
+    host.session = session;
+    const policy = this.#options.sessionBackoff ?? { ...DEFAULT_BACKOFF, maxMs: 5_000 };
+    let attempt = 0;
+    while (!session.signal.aborted) {
+      try {
+        await this.#session(node, host, session.signal);
+      } catch (err) {
+        if (session.signal.aborted) return;
+        attempt += 1;
+        const reason = err instanceof AgentUnreachable ? err.message : `agent on ${node} unreachable: ${describeError(err)}`;
+        this.#setStatus(node, host, { state: 'unreachable', reason });
+        await sleep(backoffDelay(attempt, policy), session.signal);
+      }
+    }
+  }
+
+  async #session(node: string, host: Host, signal: AbortSignal): Promise<void> {
+    const { connection, dispatcher, api } = host;
+    if (!connection || !dispatcher || !api) return;
+    if (this.#options.bundle) {
+      const result = await bootstrapAgent(connection, dispatcher, this.#options.bundle, {
+        paths: this.#options.agentPaths ?? DEFAULT_AGENT_PATHS,
+        onProgress: this.#options.onProgress,
+      });
+      if (signal.aborted) return;
+      if (result.changed) this.#options.onProgress?.(`${node}: agent build ${result.build.slice(0, 12)} started in ${result.ms} ms (${result.reason})`);
+    }
+    const accepted = await api.getDesired();
+    if (signal.aborted) return;
+    host.status = { state: 'connected' };
+    this.#emit({ type: 'connected', node, accepted });
+    const timeoutSeconds = this.#options.watchTimeoutSeconds ?? 30;
+    while (!signal.aborted) {
+      const response = await api.watch(host.seq, timeoutSeconds, signal);
+      if (signal.aborted) return;
+      host.seq = response.seq;
+      if (response.snapshot || response.changes.some((change) => change.type === 'heartbeat')) host.lastHeartbeat = new Date();
+      this.#emit({ type: 'watch', node, response });
+    }
+  }
+
+  async #shutdown(host: Host): Promise<void> {
+    host.closed = true;
+    host.session?.abort();
+    await host.dispatcher?.destroy().catch(() => undefined);
+    await host.connection?.close();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
