@@ -8,7 +8,7 @@ import type { Container } from '../../schemas/types.generated.ts';
 import { LABELS, type DesiredPod } from '../../common/agent-api.ts';
 import type { ContainerCreateBody } from '../runtime/types.ts';
 import { expand, resolveEnv, type FieldContext } from './env.ts';
-import { memoryBytes, nanoCpus, parseQuantity } from './quantity.ts';
+import { bytes, cpuMillis } from '../../common/quantity.ts';
 import { bindsFor, type VolumePlan } from './volumes.ts';
 
 export const INFRA_IMAGE = 'coxswain/pause:1';
@@ -66,9 +66,9 @@ export function containerBody(
   const env = resolveEnv(pod, container, ctx);
   const limits = container.resources?.limits ?? {};
   const requests = container.resources?.requests ?? {};
-  const memory = memoryBytes(limits.memory);
-  const cpu = nanoCpus(limits.cpu);
-  const cpuRequest = parseQuantity(requests.cpu);
+  const memory = limits.memory !== undefined ? bytes(limits.memory) : undefined;
+  const cpu = limits.cpu !== undefined ? cpuMillis(limits.cpu) * 1_000_000 : undefined;
+  const cpuRequest = requests.cpu !== undefined ? cpuMillis(requests.cpu) / 1000 : undefined;
   const body: ContainerCreateBody = {
     Image: container.image ?? '',
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),

@@ -1,0 +1,135 @@
+/**
+ * The pod network of one node (host-gw):
+ * - a runtime network for the node's pod subnet (created as `coxswain`, or an
+ *   existing network that already holds exactly that subnet is used as is);
+ * - a route to every peer's pod subnet via the peer's address, tagged with
+ *   the agent's own route protocol number so only those are ever replaced or
+ *   deleted;
+ * - an nft table of the agent's own, `ip cox_net`: pod-to-pod traffic inside
+ *   the cluster CIDR keeps its source address, pod egress leaving it is
+ *   masqueraded. The runtime (netavark) masquerades everything leaving the
+ *   pod subnet in its own table at priority srcnat; our chain runs first
+ *   (srcnat - 10) and binds pod-to-pod connections with an identity SNAT, and
+ *   the kernel runs no later NAT chain for a connection already bound.
+ *   Connections a service proxy DNATed are left to the proxy's own rules.
+ * Commands are built as data (argv arrays, an nft script) and run in one place.
+ */
+import { execFile } from 'node:child_process';
+
+import type { NodeDesiredState, PodRoute } from '../../common/agent-api.ts';
+import { CoxError } from '../../common/errors.ts';
+import type { ContainerRuntime } from '../runtime/types.ts';
+
+
+/** The route protocol number that marks routes as the agent's (iproute2 allows 0-255; 188 is unassigned). */
+export const ROUTE_PROTO = 188;
+export const NFT_TABLE = 'cox_net';
+export const NETWORK_NAME = 'coxswain';
+
+export interface InstalledRoute {
+  dst: string;
+  gateway?: string;
+}
+
+/** Commands that make this node's agent-owned routes equal `desired`. */
+export function routeCommands(desired: PodRoute[], installed: InstalledRoute[]): string[][] {
+  const cmds: string[][] = [];
+  const want = new Map(desired.map((r) => [r.cidr, r.via]));
+  for (const r of installed) if (!want.has(r.dst)) cmds.push(['ip', 'route', 'del', r.dst, 'proto', String(ROUTE_PROTO)]);
+  for (const [cidr, via] of [...want].sort()) {
+    if (installed.some((r) => r.dst === cidr && r.gateway === via)) continue;
+    cmds.push(['ip', 'route', 'replace', cidr, 'via', via, 'proto', String(ROUTE_PROTO)]);
+  }
+  return cmds;
+}
+
+/** The whole `cox_net` table, replaced atomically by one `nft -f`. */
+export function nftScript(podCIDR: string, clusterCIDR: string): string {
+  return [
+    `table ip ${NFT_TABLE}`,
+    `delete table ip ${NFT_TABLE}`,
+    `table ip ${NFT_TABLE} {`,
+    '  chain postrouting {',
+    '    type nat hook postrouting priority srcnat - 10; policy accept;',
+    '    ct status dnat return',
+    `    ip saddr ${podCIDR} ip daddr ${clusterCIDR} snat ip to ip saddr`,
+    `    ip saddr ${podCIDR} ip daddr != ${clusterCIDR} masquerade`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function gatewayOf(cidr: string): string {
+  const [addr] = cidr.split('/');
+  const parts = addr.split('.').map(Number);
+  parts[3] += 1;
+  return parts.join('.');
+}
+
+export class NetworkError extends CoxError {
+  constructor(step: string, message: string) {
+    super('NetworkError', `pod network: ${step}: ${message}`, { step });
+  }
+}
+
+export interface NetworkState {
+  /** The runtime network pods join. */
+  network: string;
+  routes: PodRoute[];
+}
+
+export class PodNetwork {
+  network: string | undefined;
+  private applied = '';
+
+  constructor(private readonly runtime: ContainerRuntime, private readonly exec: (argv: string[], input?: string) => Promise<string> = defaultExec) {}
+
+  /** Converges network, routes and nft table to `desired`; a no-op when nothing changed. */
+  async sync(desired: Pick<NodeDesiredState, 'podCIDR' | 'clusterCIDR' | 'routes'>): Promise<string> {
+    const key = JSON.stringify([desired.podCIDR, desired.clusterCIDR, desired.routes]);
+    if (this.network && key === this.applied) return this.network;
+    this.network = await this.ensureRuntimeNetwork(desired.podCIDR);
+    const installed = await this.installedRoutes();
+    for (const cmd of routeCommands(desired.routes, installed)) await this.exec(cmd);
+    await this.exec(['nft', '-f', '-'], nftScript(desired.podCIDR, desired.clusterCIDR));
+    await this.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    this.applied = key;
+    return this.network;
+  }
+
+  async ensureRuntimeNetwork(podCIDR: string): Promise<string> {
+    const networks = await this.runtime.listNetworks();
+    const own = networks.find((n) => n.name === NETWORK_NAME);
+    if (own) {
+      if (!own.subnets.includes(podCIDR)) throw new NetworkError(`network ${NETWORK_NAME}`, `has subnet ${own.subnets.join(', ')}, expected ${podCIDR}; remove it (no pods must use it) and restart the agent`);
+      return own.name;
+    }
+    const existing = networks.find((n) => n.subnets.includes(podCIDR));
+    if (existing) return existing.name;
+    await this.runtime.createNetwork({ name: NETWORK_NAME, subnet: podCIDR, gateway: gatewayOf(podCIDR), labels: { 'io.coxswain.managed': 'true' } });
+    return NETWORK_NAME;
+  }
+
+  async installedRoutes(): Promise<InstalledRoute[]> {
+    const out = await this.exec(['ip', '-j', 'route', 'show', 'proto', String(ROUTE_PROTO)]);
+    return (JSON.parse(out || '[]') as { dst: string; gateway?: string }[]).map((r) => ({ dst: r.dst, gateway: r.gateway }));
+  }
+
+  /** Removes what the agent owns on the host (its routes and nft table); the runtime network stays for pods. */
+  async cleanup(): Promise<void> {
+    for (const cmd of routeCommands([], await this.installedRoutes())) await this.exec(cmd);
+    await this.exec(['nft', '-f', '-'], `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`);
+    this.applied = '';
+  }
+}
+
+async function defaultExec(argv: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(argv[0], argv.slice(1), { timeout: 15_000 }, (err, stdout, stderr) => {
+      if (err) reject(new NetworkError(argv.join(' '), (stderr || err.message).trim()));
+      else resolve(stdout);
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}

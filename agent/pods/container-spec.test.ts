@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { containerBody, infraBody, specHash } from './container-spec.ts';
+import { expand, resolveEnv, EnvError } from './env.ts';
+import { planVolumes, bindsFor } from './volumes.ts';
+import { podWith } from './testing.ts';
+import { LABELS } from '../../common/agent-api.ts';
+
+describe('container create bodies', () => {
+  const pod = podWith({
+    terminationGracePeriodSeconds: 5,
+    volumes: [{ name: 'cache', emptyDir: {} }, { name: 'conf', configMap: { name: 'web-conf' } }, { name: 'creds', secret: { secretName: 'web-creds' } }, { name: 'logs', hostPath: { path: '/var/log/web' } }],
+    containers: [{
+      name: 'app', image: 'coxswain/busybox:1', command: ['httpd'], args: ['-f', '-p', '$(PORT)'],
+      env: [{ name: 'PORT', value: '8080' }, { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }, { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }, { name: 'PASS', valueFrom: { secretKeyRef: { name: 'web-creds', key: 'password' } } }],
+      resources: { limits: { memory: '64Mi', cpu: '500m' }, requests: { cpu: '250m' } },
+      volumeMounts: [{ name: 'cache', mountPath: '/cache' }, { name: 'conf', mountPath: '/etc/web', readOnly: true }, { name: 'creds', mountPath: '/run/creds' }, { name: 'logs', mountPath: '/logs' }],
+    }],
+  }, { configMaps: { 'web-conf': { 'site.conf': 'x=1' } }, secrets: { 'web-creds': { password: 's3cret' } }, serviceEnv: { WEB_SERVICE_HOST: '100.127.0.10', PORT: '1' } });
+
+  it('gives the sandbox the pause image, the pod network and the pod labels', () => {
+    const b = infraBody(pod, 'coxswain');
+    assert.equal(b.Image, 'coxswain/pause:1');
+    assert.equal(b.HostConfig.NetworkMode, 'coxswain');
+    assert.equal(b.Labels?.[LABELS.containerRole], 'infra');
+    assert.equal(b.Labels?.[LABELS.podUid], pod.uid);
+  });
+
+  it('joins the sandbox network namespace with an init process and cgroup limits', () => {
+    const b = containerBody(pod, pod.spec.containers[0], 'app', 2, 'infra123', planVolumes(pod, '/var/lib/coxswain'), { podIP: '100.64.1.9' });
+    assert.equal(b.HostConfig.NetworkMode, 'container:infra123');
+    assert.equal(b.HostConfig.Init, true);
+    assert.equal(b.HostConfig.Memory, 64 * 2 ** 20);
+    assert.equal(b.HostConfig.NanoCpus, 500_000_000);
+    assert.equal(b.HostConfig.CpuShares, 256);
+    assert.equal(b.Labels?.['io.coxswain.container.restart-count'], '2');
+    assert.equal(b.Labels?.[LABELS.specHash], specHash(pod.spec.containers[0]));
+  });
+
+  it('maps command to Entrypoint and args to Cmd, expanding $(VAR)', () => {
+    const b = containerBody(pod, pod.spec.containers[0], 'app', 0, 'i', planVolumes(pod, '/s'), {});
+    assert.deepEqual(b.Entrypoint, ['httpd']);
+    assert.deepEqual(b.Cmd, ['-f', '-p', '8080']);
+  });
+
+  it('builds env from service variables, then env with field and secret references, later winning', () => {
+    const b = containerBody(pod, pod.spec.containers[0], 'app', 0, 'i', planVolumes(pod, '/s'), { podIP: '100.64.1.9' });
+    assert.deepEqual(b.Env, ['WEB_SERVICE_HOST=100.127.0.10', 'PORT=8080', 'POD=web', 'IP=100.64.1.9', 'PASS=s3cret']);
+  });
+
+  it('binds emptyDir, configMap, secret and hostPath volumes at their mount paths', () => {
+    const b = containerBody(pod, pod.spec.containers[0], 'app', 0, 'i', planVolumes(pod, '/s'), {});
+    const dir = `/s/pods/${pod.uid}`;
+    assert.deepEqual(b.HostConfig.Binds, [`${dir}/volumes/empty-dir/cache:/cache`, `${dir}/tmpfs/conf:/etc/web:ro`, `${dir}/tmpfs/creds:/run/creds`, '/var/log/web:/logs']);
+  });
+
+  it('writes configMap files 0644 and secret files 0400 on the pod tmpfs', () => {
+    const plan = planVolumes(pod, '/s');
+    assert.equal(plan.tmpfs, `/s/pods/${pod.uid}/tmpfs`);
+    assert.deepEqual(plan.files.map((f) => `${f.path.replace(plan.podDir, '')} ${f.mode.toString(8)} ${f.content}`), ['/tmpfs/conf/site.conf 644 x=1', '/tmpfs/creds/password 400 s3cret']);
+  });
+
+  it('refuses a volume whose secret is missing, naming the secret and the volume', () => {
+    const plan = planVolumes({ ...pod, secrets: {} }, '/s');
+    assert.equal(plan.error, 'secret "web-creds" not found (volume creds)');
+  });
+
+  it('refuses an env reference to a missing configmap key, naming the variable', () => {
+    const p = podWith({ containers: [{ name: 'app', image: 'x', env: [{ name: 'MODE', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'mode' } } }] }] });
+    assert.throws(() => resolveEnv(p, p.spec.containers[0], {}), (e: unknown) => e instanceof EnvError && /env MODE: key "mode" of configmap "cfg" not found/.test(e.message));
+  });
+
+  it('expands known $(VAR) references, keeps unknown ones and unescapes $$', () => {
+    assert.equal(expand('$(A)-$(B)-$$(A)', { A: '1' }), '1-$(B)-$(A)');
+  });
+
+  it('maps a subPath mount onto a file inside the volume', () => {
+    assert.deepEqual(bindsFor({ name: 'c', image: 'x', volumeMounts: [{ name: 'conf', mountPath: '/etc/site.conf', subPath: 'site.conf' }] }, planVolumes(pod, '/s')), [`/s/pods/${pod.uid}/tmpfs/conf/site.conf:/etc/site.conf`]);
+  });
+});
