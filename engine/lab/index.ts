@@ -17,6 +17,7 @@ import { run, waitFor } from './process.ts';
 import { ensureKey, knownHostsLine, prepareSshd } from './sshd.ts';
 import { labFile, labNames, MAX_NODES, nodeNames, readLab, writeLab, type Lab, type LabNode } from './state.ts';
 import { ensureImages } from './images.ts';
+import { ensurePrograms } from './deps.ts';
 import { writeClusterRepo } from './cluster-repo.ts';
 
 export type { Lab, LabNode } from './state.ts';
@@ -48,6 +49,7 @@ export async function labUp(options: LabUpOptions): Promise<Lab> {
   const started = Date.now();
   const examplesDir = options.examplesDir ?? join(PROJECT_ROOT, 'examples-repo');
 
+  await ensurePrograms(progress);
   progress(`lab ${name}: cleaning stale state of index ${index} in ${dir}`);
   await cleanLab(index, dir);
 
