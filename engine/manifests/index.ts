@@ -27,7 +27,7 @@ export { sourceOf, positionOf } from './positions.ts';
 export { KINDS, WORKLOAD_KINDS, isKnownKind, type KindName, type KindInfo } from './kinds.ts';
 export { selectorMatches } from './checks/selectors.ts';
 export { DEFAULT_NAMESPACE } from './defaults.ts';
-export { formatPath, compileAll } from './schema.ts';
+export { formatPath } from './schema.ts';
 
 export interface LoadResult {
   store: ObjectStore;
