@@ -23,6 +23,8 @@ export interface LabFixtureOptions {
   images?: boolean;
   /** Write dir/cluster-repo (default true). */
   clusterRepo?: boolean;
+  /** The examples repository (apps/<app>/server.js become images; its files seed the cluster repository); default the project's. */
+  examplesDir?: string;
   /** Print progress lines on stderr (default: when COX_LAB_VERBOSE is set). */
   verbose?: boolean;
 }
@@ -51,6 +53,7 @@ export function useLab(options: LabFixtureOptions): LabHandle {
       dir,
       images: options.images,
       clusterRepo: options.clusterRepo,
+      examplesDir: options.examplesDir,
       onProgress: verbose ? (line) => process.stderr.write(`    [lab ${options.index}] ${line}\n`) : undefined,
     });
   });

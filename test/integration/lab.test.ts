@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { isAlive } from '../../engine/lab/host.ts';
 import { labDown, labExec, labPodmanSocket, labSshArgv, labUp, readLab, type Lab } from '../../engine/lab/index.ts';
 import { listLinks, listNetns, nftTableExists } from '../../engine/lab/network.ts';
-import { run } from '../../engine/lab/process.ts';
+import { run, waitFor } from '../../engine/lab/process.ts';
+import { loadManifests, formatDiagnostic } from '../../engine/manifests/index.ts';
 import { labFixtureDir, useLab } from './lab-fixture.ts';
 
 const INDEX = 1;
@@ -41,9 +43,20 @@ async function leftovers(index: number, pids: number[]): Promise<string[]> {
   return found;
 }
 
+/** A small examples repository: one app folder and a manifest, standing in for the project's examples-repo. */
+function examplesRepo(): string {
+  const dir = join(tmpdir(), 'cox-lab-test-examples');
+  mkdirSync(join(dir, 'apps/hello'), { recursive: true });
+  mkdirSync(join(dir, 'nodes'), { recursive: true });
+  writeFileSync(join(dir, 'apps/hello/server.js'), "require('http').createServer((q, r) => r.end('hello from ' + require('os').hostname() + '\\n')).listen(8080);\n");
+  writeFileSync(join(dir, 'nodes/h9.yaml'), 'a stale node file from the examples, replaced by the lab nodes\n');
+  writeFileSync(join(dir, 'namespace.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n');
+  return dir;
+}
+
 describe('the lab (index 1, two hosts)', function () {
   this.timeout(120_000);
-  const handle = useLab({ index: INDEX, nodes: 2 });
+  const handle = useLab({ index: INDEX, nodes: 2, examplesDir: examplesRepo() });
 
   it('gives every host its own name, address, pod subnet and no default route', async () => {
     for (const [i, node] of handle.lab.nodes.entries()) {
@@ -82,6 +95,34 @@ describe('the lab (index 1, two hosts)', function () {
       const scanned = (await run(['ssh-keyscan', '-t', 'ed25519', node.address], { timeoutMs: 10_000 })).stdout.trim().split(' ').slice(1).join(' ');
       assert.ok(scanned.startsWith('ssh-ed25519 '), `ssh-keyscan ${node.address} gave no ed25519 key`);
       assert.ok(manifest.includes(`- ${scanned}\n`), `nodes/${node.name}.yaml does not pin ${scanned}:\n${manifest}`);
+    }
+  });
+
+  it('writes a cluster repository of the examples plus lab nodes that the manifest loader accepts without a diagnostic', () => {
+    const repo = handle.lab.clusterRepo!;
+    const files = execFileSync('git', ['-C', repo, 'ls-files'], { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(files.sort(), ['apps/hello/server.js', 'cluster.yaml', 'namespace.yaml', 'nodes/h1.yaml', 'nodes/h2.yaml']);
+    const sources = files.filter((f) => f.endsWith('.yaml')).map((path) => ({ path, text: readFileSync(join(repo, path), 'utf8') }));
+    const { store, diagnostics } = loadManifests(sources);
+    assert.deepEqual(diagnostics.map(formatDiagnostic), []);
+    assert.deepEqual(store.list('Node').map((n) => n.metadata.name).sort(), ['h1', 'h2']);
+  });
+
+  it('builds an examples app into an image that serves on every host', async () => {
+    for (const node of handle.lab.nodes) {
+      const started = await labExec(handle.lab, node.name, ['podman', 'run', '-d', '--init', '--name', 'hello', 'coxswain-examples/hello:1'], { timeoutMs: 60_000 });
+      assert.equal(started.code, 0, started.stderr);
+      try {
+        const ip = (await labExec(handle.lab, node.name, ['podman', 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'hello'])).stdout.trim();
+        assert.ok(ip.startsWith(node.podCIDR.split('.').slice(0, 3).join('.') + '.'), `container IP ${ip} outside ${node.podCIDR}`);
+        const body = await waitFor(`hello on ${node.name} to answer at ${ip}:8080`, async () => {
+          const r = await labExec(handle.lab, node.name, ['timeout', '3', 'busybox', 'wget', '-qO-', `http://${ip}:8080/`], { timeoutMs: 5_000 });
+          return r.code === 0 ? r.stdout : undefined;
+        }, 20_000);
+        assert.equal(body, `hello from ${started.stdout.trim().slice(0, 12)}\n`);
+      } finally {
+        await labExec(handle.lab, node.name, ['podman', 'rm', '-f', '-t', '0', 'hello'], { timeoutMs: 30_000 });
+      }
     }
   });
 
