@@ -3,7 +3,7 @@ import { SKIP, defaultNormalize, unresolvable, type FilterPlugin, type NodeInfo,
 import { matchesMap, matchesNodeSelectorTerm, type NodeSelectorTerm } from '../labels.ts';
 
 /** Whether a pod's nodeSelector and required node affinity admit a node. */
-export function nodeMatchesPod(pod: PodInfo, node: NodeInfo): boolean {
+export function nodeMatchesPod(pod: Pick<PodInfo, 'spec'>, node: Pick<NodeInfo, 'name' | 'labels'>): boolean {
   const selector = pod.spec.nodeSelector as Record<string, string> | undefined;
   if (selector && Object.keys(selector).length > 0 && !matchesMap(node.labels, selector)) return false;
   const required = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;

@@ -29,7 +29,8 @@ interface Counted {
 }
 
 function constraintsOf(pod: PodInfo): Constraint[] {
-  return (pod.spec.topologySpreadConstraints ?? []) as Constraint[];
+  // Not in the Pod schema yet; read defensively so the plugin is ready when it is.
+  return ((pod.spec as { topologySpreadConstraints?: Constraint[] }).topologySpreadConstraints ?? []);
 }
 
 function countConstraint(c: Constraint, pod: PodInfo, snapshot: SnapshotView): Counted {

@@ -1,0 +1,95 @@
+/**
+ * What every controller shares during one reconcile pass: the desired
+ * objects, the observed state coming in, the next observed state being
+ * built, the actions taken, and when the pass wants to run again. Controllers
+ * are pure: they read `desired` and `observed`, write only into the pass.
+ */
+import type { Cluster, ConfigMap, DaemonSet, Deployment, Node, Pod, ReplicaSet, ReplicationController, Secret, Service } from '../../schemas/types.generated.ts';
+import type { ObservedState, PodObject } from '../model.ts';
+import type { Action } from './actions.ts';
+
+/** The desired objects of one commit (engine/manifests' ObjectStore satisfies this). */
+export interface DesiredObjects {
+  readonly cluster: Cluster;
+  list(kind: 'Deployment', namespace?: string): Deployment[];
+  list(kind: 'ReplicaSet', namespace?: string): ReplicaSet[];
+  list(kind: 'ReplicationController', namespace?: string): ReplicationController[];
+  list(kind: 'DaemonSet', namespace?: string): DaemonSet[];
+  list(kind: 'Pod', namespace?: string): Pod[];
+  list(kind: 'Service', namespace?: string): Service[];
+  list(kind: 'Node', namespace?: string): Node[];
+  list(kind: 'ConfigMap', namespace?: string): ConfigMap[];
+  list(kind: 'Secret', namespace?: string): Secret[];
+  get(kind: 'ConfigMap', namespace: string | undefined, name: string): ConfigMap | undefined;
+  get(kind: 'Secret', namespace: string | undefined, name: string): Secret | undefined;
+}
+
+export interface ClusterSettings {
+  podCIDR: string;
+  serviceCIDR: string;
+  nodePortRange: [number, number];
+  proxyMode: 'ipvs' | 'nftables' | 'auto';
+  gracePeriodMs: number;
+  evictionTimeoutMs: number;
+  scoringStrategy: 'LeastAllocated' | 'MostAllocated';
+}
+
+/** cluster.yaml with the loader's defaults filled in (the same defaults, for objects built without the loader). */
+export function clusterSettings(cluster: Cluster | undefined): ClusterSettings {
+  const spec = cluster?.spec ?? {};
+  const [low, high] = (spec.nodePortRange ?? '30000-32767').split('-').map(Number);
+  return {
+    podCIDR: spec.podCIDR ?? '100.64.0.0/16',
+    serviceCIDR: spec.serviceCIDR ?? '100.127.0.0/24',
+    nodePortRange: [low, high],
+    proxyMode: spec.proxyMode ?? 'auto',
+    gracePeriodMs: (spec.nodeMonitorGracePeriodSeconds ?? 8) * 1000,
+    evictionTimeoutMs: (spec.podEvictionTimeoutSeconds ?? 15) * 1000,
+    scoringStrategy: spec.scheduler?.scoringStrategy ?? 'LeastAllocated',
+  };
+}
+
+/** A node as the controllers see it: Git's spec merged with what was observed. */
+export interface NodeView {
+  name: string;
+  address: string;
+  podCIDR: string;
+  labels: Record<string, string>;
+  taints: NonNullable<Node['spec']['taints']>;
+  unschedulable: boolean;
+  conditions: Array<{ type: string; status: 'True' | 'False' | 'Unknown'; reason?: string; message?: string; lastTransitionTime?: string }>;
+  allocatable?: { cpu: string; memory: string; pods: string };
+  images: string[];
+  /** False when the node never reported: it is assumed available, with default allocatable. */
+  observed: boolean;
+}
+
+export interface Pass {
+  desired: DesiredObjects;
+  commit: string;
+  now: Date;
+  nowIso: string;
+  settings: ClusterSettings;
+  observed: ObservedState;
+  next: ObservedState;
+  actions: Action[];
+  nodes: NodeView[];
+  /** Pods created in this pass that still need a node. */
+  unbound: PodObject[];
+  /** Non-terminating pods by "Kind/namespace/name" of their controller ("Pod/ns/name" for bare pods). */
+  podsByOwner: Map<string, PodObject[]>;
+  /** Terminating pods by the same key (Recreate waits for them). */
+  terminatingByOwner: Map<string, PodObject[]>;
+  /** Every pod name in use per namespace (including terminating ones), so generated names never collide. */
+  namesInUse: Set<string>;
+  /** Epoch ms at which something time-based becomes due. */
+  requeueAt?: number;
+}
+
+export function requeueAt(pass: Pass, at: number): void {
+  if (at > pass.now.getTime() && (pass.requeueAt === undefined || at < pass.requeueAt)) pass.requeueAt = at;
+}
+
+export function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}

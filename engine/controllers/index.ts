@@ -1,0 +1,112 @@
+/**
+ * reconcile(): one level-based pass over desired (Git at a commit) and
+ * observed state. Pure and deterministic: the same inputs give the same
+ * actions, the same next observed state and the same per-node desired
+ * states, which is what lets `cox plan` show what the engine will do.
+ *
+ * Order: nodes (merge, heartbeats) -> group pods by owner -> evictions ->
+ * garbage collection -> workloads (Deployment, ReplicaSet,
+ * ReplicationController, DaemonSet, bare Pod) -> scheduling -> services and
+ * endpoints -> node states.
+ */
+import type { NodeDesiredState } from '../../common/agent-api.ts';
+import type { ObservedState, PodObject } from '../model.ts';
+import type { Action } from './actions.ts';
+import { clusterSettings, podKey, type DesiredObjects, type Pass } from './context.ts';
+import { reconcileDeployment } from './deployment.ts';
+import { reconcileReplicaSet } from './replicaset.ts';
+import { reconcileDaemonSet } from './daemonset.ts';
+import { reconcileBarePod } from './pod.ts';
+import { reconcileServices } from './service.ts';
+import { evictPods, ownerKeyOf, reconcileNodes } from './node-lifecycle.ts';
+import { collectGarbage, desiredOwnerKeys } from './gc.ts';
+import { schedulePending } from './schedule.ts';
+import { buildNodeStates } from './node-state.ts';
+import { isTerminating } from './pods.ts';
+
+export type { Action } from './actions.ts';
+export type { DesiredObjects, ClusterSettings } from './context.ts';
+export { clusterSettings } from './context.ts';
+
+export interface ReconcileInput {
+  desired: DesiredObjects;
+  commit: string;
+  observed: ObservedState;
+  now: Date;
+}
+
+export interface ReconcileResult {
+  actions: Action[];
+  /** The next intended state: new pods bound, deletions marked, services allocated with endpoints, workload statuses. */
+  observed: ObservedState;
+  nodeStates: Map<string, Omit<NodeDesiredState, 'generation'>>;
+  /** Come back after this long even if nothing changes (heartbeat grace, evictions, minReadySeconds, deadlines, retries). */
+  requeueAfterMs?: number;
+}
+
+export function reconcile({ desired, commit, observed, now }: ReconcileInput): ReconcileResult {
+  const pass: Pass = {
+    desired,
+    commit,
+    now,
+    nowIso: now.toISOString(),
+    settings: clusterSettings(desired.cluster),
+    observed,
+    next: { nodes: new Map(), pods: new Map(observed.pods), services: new Map(), workloads: new Map(), errors: observed.errors, appliedCommit: commit },
+    actions: [],
+    nodes: [],
+    unbound: [],
+    podsByOwner: new Map(),
+    terminatingByOwner: new Map(),
+    namesInUse: new Set(),
+  };
+
+  reconcileNodes(pass);
+
+  const podsByNode = new Map<string, PodObject[]>();
+  for (const pod of pass.next.pods.values()) {
+    pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
+    const owner = ownerKeyOf(pod);
+    const byOwner = isTerminating(pod) ? pass.terminatingByOwner : pass.podsByOwner;
+    const list = byOwner.get(owner);
+    if (list) list.push(pod);
+    else byOwner.set(owner, [pod]);
+    if (pod.spec.nodeName) {
+      const onNode = podsByNode.get(pod.spec.nodeName);
+      if (onNode) onNode.push(pod);
+      else podsByNode.set(pod.spec.nodeName, [pod]);
+    }
+  }
+  for (const list of pass.podsByOwner.values()) list.sort(byName);
+
+  evictPods(pass, podsByNode);
+  collectGarbage(pass, desiredOwnerKeys(pass));
+
+  for (const d of desired.list('Deployment')) reconcileDeployment(pass, d);
+  for (const rs of desired.list('ReplicaSet')) reconcileReplicaSet(pass, rs);
+  for (const rc of desired.list('ReplicationController')) reconcileReplicaSet(pass, rc);
+  for (const ds of desired.list('DaemonSet')) reconcileDaemonSet(pass, ds);
+  for (const pod of desired.list('Pod')) reconcileBarePod(pass, pod);
+
+  schedulePending(pass);
+
+  const podsByNamespace = new Map<string, PodObject[]>();
+  for (const pod of pass.next.pods.values()) {
+    const list = podsByNamespace.get(pod.metadata.namespace);
+    if (list) list.push(pod);
+    else podsByNamespace.set(pod.metadata.namespace, [pod]);
+  }
+  reconcileServices(pass, desired.list('Service'), podsByNamespace);
+
+  const nodeStates = buildNodeStates(pass);
+  return {
+    actions: pass.actions,
+    observed: pass.next,
+    nodeStates,
+    ...(pass.requeueAt !== undefined ? { requeueAfterMs: pass.requeueAt - now.getTime() } : {}),
+  };
+}
+
+function byName(a: PodObject, b: PodObject): number {
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
+}

@@ -1,0 +1,87 @@
+/**
+ * Binds every pod without a node: new pods of this pass and pods still
+ * pending from earlier passes, oldest first, over one scheduler snapshot
+ * holding every bound pod (terminating ones too: they hold resources until
+ * gone). Unschedulable pods keep PodScheduled=False with kube-scheduler's
+ * sentence and are tried again on the next pass.
+ */
+import type { PodObject } from '../model.ts';
+import { Scheduler, Snapshot, podInfo, type NodeInput } from '../scheduler/index.ts';
+import { bytes, cpuMillis, isQuantity } from '../../common/quantity.ts';
+import { requeueAt, type NodeView, type Pass } from './context.ts';
+import { isTerminating } from './pods.ts';
+import { ownerKeyOf } from './node-lifecycle.ts';
+
+export const UNSCHEDULABLE_RETRY_MS = 10_000;
+
+export function nodeInput(node: NodeView): NodeInput {
+  const a = node.allocatable;
+  return {
+    name: node.name,
+    labels: node.labels,
+    taints: node.taints,
+    unschedulable: node.unschedulable,
+    conditions: node.conditions as NodeInput['conditions'],
+    allocatable: a && isQuantity(a.cpu) && isQuantity(a.memory) ? { milliCPU: cpuMillis(a.cpu), memory: bytes(a.memory), pods: Number(a.pods) || 110 } : undefined,
+    images: node.images,
+  };
+}
+
+function ownerOf(pod: PodObject): string | undefined {
+  return pod.metadata.ownerReferences?.[0] ? ownerKeyOf(pod) : undefined;
+}
+
+export function schedulePending(pass: Pass): void {
+  const pending: PodObject[] = [];
+  for (const pod of pass.next.pods.values()) if (!pod.spec.nodeName && !isTerminating(pod)) pending.push(pod);
+  if (pending.length === 0) return;
+  pending.sort((a, b) => {
+    const ca = a.metadata.creationTimestamp ?? '';
+    const cb = b.metadata.creationTimestamp ?? '';
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    const ka = `${a.metadata.namespace}/${a.metadata.name}`;
+    const kb = `${b.metadata.namespace}/${b.metadata.name}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+
+  const snapshot = new Snapshot(pass.nodes.map(nodeInput), { scoringStrategy: pass.settings.scoringStrategy });
+  for (const pod of pass.next.pods.values()) {
+    if (!pod.spec.nodeName) continue;
+    snapshot.assume(podInfo({ namespace: pod.metadata.namespace, name: pod.metadata.name, labels: pod.metadata.labels, spec: pod.spec, owner: ownerOf(pod) }), pod.spec.nodeName);
+  }
+  const scheduler = new Scheduler(snapshot);
+  const created = new Map<string, Extract<Pass['actions'][number], { type: 'createPod' }>>();
+  for (const a of pass.actions) if (a.type === 'createPod') created.set(a.uid, a);
+
+  for (const pod of pending) {
+    const info = podInfo({ namespace: pod.metadata.namespace, name: pod.metadata.name, labels: pod.metadata.labels, spec: pod.spec, owner: ownerOf(pod) });
+    const result = scheduler.schedule(info);
+    const previous = pod.status.conditions.find((c) => c.type === 'PodScheduled');
+    if (result.ok) {
+      const { node, scores } = result.binding;
+      const bound: PodObject = {
+        ...pod,
+        spec: { ...pod.spec, nodeName: node },
+        status: { ...pod.status, conditions: [...pod.status.conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: pass.nowIso }] },
+      };
+      pass.next.pods.set(pod.metadata.uid, bound);
+      const action = created.get(pod.metadata.uid);
+      const withTotal = { ...scores, total: result.binding.total };
+      if (action) {
+        action.node = node;
+        action.scores = withTotal;
+      } else {
+        pass.actions.push({ type: 'bindPod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, node, scores: withTotal, reason: 'scheduled' });
+      }
+    } else {
+      const message = result.error.message;
+      requeueAt(pass, pass.now.getTime() + UNSCHEDULABLE_RETRY_MS);
+      if (previous?.status === 'False' && previous.message === message) continue;
+      pass.next.pods.set(pod.metadata.uid, {
+        ...pod,
+        status: { ...pod.status, phase: 'Pending', conditions: [...pod.status.conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: pass.nowIso }] },
+      });
+      pass.actions.push({ type: 'unschedulable', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, message });
+    }
+  }
+}

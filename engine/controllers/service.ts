@@ -1,0 +1,173 @@
+/**
+ * Service: a ClusterIP from spec.clusterIP, or allocated deterministically
+ * from namespace/name in the service CIDR with linear probing past
+ * collisions, and kept (persisted in the status branch) for as long as the
+ * Service exists; NodePorts likewise in the cluster's range; headless
+ * services (clusterIP: None) get endpoints but no VIP. Endpoints are the
+ * ready pods the selector matches, targetPort resolved by number or by
+ * container port name.
+ */
+import type { Service } from '../../schemas/types.generated.ts';
+import type { PodObject, ServiceObject } from '../model.ts';
+import { stableHash } from '../scheduler/hash.ts';
+import { matchesMap } from '../scheduler/labels.ts';
+import type { Pass } from './context.ts';
+import { deepEqual } from './equal.ts';
+import { cidrContains, numberToIp, parseCidr } from './ip.ts';
+import { isReady, isTerminating } from './pods.ts';
+
+type Endpoints = ServiceObject['status']['endpoints'];
+
+/** The port a pod serves a service port on: a number as is, a name through the pod's container ports. */
+export function resolveTargetPort(pod: PodObject, targetPort: number | string, protocol: string): number | undefined {
+  if (typeof targetPort === 'number') return targetPort;
+  if (/^\d+$/.test(targetPort)) return Number(targetPort);
+  for (const c of pod.spec.containers ?? []) {
+    for (const p of c.ports ?? []) if (p.name === targetPort && (p.protocol ?? 'TCP') === protocol) return p.containerPort;
+  }
+  return undefined;
+}
+
+export function computeEndpoints(service: ServiceObject, pods: Iterable<PodObject>, publishNotReady = false): Endpoints {
+  const selected: PodObject[] = [];
+  if (service.spec.selector && Object.keys(service.spec.selector).length > 0) {
+    for (const pod of pods) {
+      if (pod.metadata.namespace !== service.metadata.namespace || isTerminating(pod) || !pod.status.podIP) continue;
+      if (!matchesMap(pod.metadata.labels, service.spec.selector)) continue;
+      if (!publishNotReady && !isReady(pod)) continue;
+      selected.push(pod);
+    }
+  }
+  return service.spec.ports.map((port) => {
+    const addresses: Endpoints[number]['addresses'] = [];
+    for (const pod of selected) {
+      const target = resolveTargetPort(pod, port.targetPort, port.protocol);
+      if (target === undefined) continue;
+      addresses.push({ ip: pod.status.podIP!, port: target, nodeName: pod.spec.nodeName, podName: pod.metadata.name });
+    }
+    addresses.sort((a, b) => compareIp(a.ip, b.ip) || a.port - b.port);
+    return { port: port.name ?? String(port.port), addresses };
+  });
+}
+
+function compareIp(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 4; i++) if (pa[i] !== pb[i]) return pa[i] - pb[i];
+  return 0;
+}
+
+export function reconcileServices(pass: Pass, services: Service[], podsByNamespace: Map<string, PodObject[]>): void {
+  const cidr = parseCidr(pass.settings.serviceCIDR);
+  const [portLow, portHigh] = pass.settings.nodePortRange;
+  const usedIPs = new Set<string>();
+  const usedPorts = new Set<number>();
+  const keyOf = (s: Service) => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
+  const desiredKeys = new Set(services.map(keyOf));
+
+  // Explicit addresses and earlier allocations are claimed first, so a new Service never takes them.
+  for (const s of services) {
+    const ip = s.spec.clusterIP;
+    if (ip && ip !== 'None') usedIPs.add(ip);
+    for (const p of s.spec.ports) if (p.nodePort) usedPorts.add(p.nodePort);
+  }
+  const kept = new Map<string, ServiceObject>();
+  for (const s of services) {
+    const previous = pass.observed.services.get(keyOf(s));
+    if (!previous || s.spec.clusterIP) continue;
+    const ip = previous.spec.clusterIP;
+    if (ip !== 'None' && cidrContains(cidr, ip) && !usedIPs.has(ip)) {
+      usedIPs.add(ip);
+      kept.set(keyOf(s), previous);
+    }
+  }
+  for (const s of services) {
+    const previous = pass.observed.services.get(keyOf(s));
+    for (const p of previous?.spec.ports ?? []) if (p.nodePort) usedPorts.add(p.nodePort);
+  }
+
+  for (const s of services) {
+    const namespace = s.metadata.namespace ?? 'default';
+    const key = keyOf(s);
+    const previous = pass.observed.services.get(key);
+    const type = s.spec.type ?? 'ClusterIP';
+    let clusterIP: string;
+    if (s.spec.clusterIP) clusterIP = s.spec.clusterIP;
+    else if (kept.has(key)) clusterIP = kept.get(key)!.spec.clusterIP;
+    else clusterIP = allocateIP(cidr, key, usedIPs);
+
+    const ports: ServiceObject['spec']['ports'] = s.spec.ports.map((p) => {
+      const protocol = p.protocol ?? 'TCP';
+      const out: ServiceObject['spec']['ports'][number] = { ...(p.name ? { name: p.name } : {}), protocol, port: p.port, targetPort: p.targetPort ?? p.port };
+      if (type === 'NodePort') {
+        const before = previous?.spec.ports.find((q) => (q.name ?? '') === (p.name ?? '') && q.port === p.port && q.protocol === protocol)?.nodePort;
+        out.nodePort = p.nodePort ?? before ?? allocatePort(`${key}:${p.name ?? p.port}`, portLow, portHigh, usedPorts);
+      }
+      return out;
+    });
+
+    const object: ServiceObject = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: s.metadata.name, namespace, creationTimestamp: previous?.metadata.creationTimestamp ?? pass.nowIso },
+      spec: {
+        type,
+        clusterIP,
+        ports,
+        ...(s.spec.selector ? { selector: s.spec.selector } : {}),
+        ...(s.spec.sessionAffinity ? { sessionAffinity: s.spec.sessionAffinity } : {}),
+      },
+      status: { endpoints: [] },
+    };
+    object.status.endpoints = computeEndpoints(object, podsByNamespace.get(namespace) ?? [], s.spec.publishNotReadyAddresses === true);
+
+    if (!previous || previous.spec.clusterIP !== clusterIP || !deepEqual(previous.spec.ports.map((p) => p.nodePort), ports.map((p) => p.nodePort))) {
+      pass.actions.push({ type: 'allocateService', service: key, clusterIP, nodePorts: ports.flatMap((p) => (p.nodePort ? [p.nodePort] : [])) });
+    }
+    diffEndpoints(pass, key, previous?.status.endpoints ?? [], object.status.endpoints);
+    pass.next.services.set(key, previous && deepEqual(previous, object) ? previous : object);
+  }
+
+  for (const [key, previous] of pass.observed.services) {
+    if (desiredKeys.has(key)) continue;
+    pass.actions.push({ type: 'releaseService', service: key, clusterIP: previous.spec.clusterIP });
+  }
+}
+
+function diffEndpoints(pass: Pass, service: string, before: Endpoints, after: Endpoints): void {
+  for (const port of after) {
+    const old = new Set((before.find((p) => p.port === port.port)?.addresses ?? []).map((a) => `${a.ip}:${a.port}`));
+    const now = new Set(port.addresses.map((a) => `${a.ip}:${a.port}`));
+    const added = [...now].filter((a) => !old.has(a));
+    const removed = [...old].filter((a) => !now.has(a));
+    if (added.length || removed.length) pass.actions.push({ type: 'endpoints', service, port: port.port, added, removed });
+  }
+}
+
+/** Hash of namespace/name into the CIDR (skipping network and broadcast addresses and the first host), then the next free one. */
+export function allocateIP(cidr: ReturnType<typeof parseCidr>, key: string, used: Set<string>): string {
+  const usable = cidr.size - 3;
+  if (usable <= 0) throw new Error(`service CIDR /${cidr.bits} is too small`);
+  const start = stableHash(key) % usable;
+  for (let i = 0; i < usable; i++) {
+    const ip = numberToIp(cidr.base + 2 + ((start + i) % usable));
+    if (!used.has(ip)) {
+      used.add(ip);
+      return ip;
+    }
+  }
+  throw new Error(`service CIDR ${numberToIp(cidr.base)}/${cidr.bits} is full (${usable} addresses)`);
+}
+
+export function allocatePort(key: string, low: number, high: number, used: Set<number>): number {
+  const size = high - low + 1;
+  const start = stableHash(key) % size;
+  for (let i = 0; i < size; i++) {
+    const port = low + ((start + i) % size);
+    if (!used.has(port)) {
+      used.add(port);
+      return port;
+    }
+  }
+  throw new Error(`node port range ${low}-${high} is full`);
+}
