@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../../common/errors.ts';
-import { labDown, labHealth, labSpawn, labUp, readLab, type Lab } from '../lab/index.ts';
+import { cleanLab, labDown, labHealth, labSpawn, labUp, readLab, type Lab } from '../lab/index.ts';
 import { outputFormat, parse } from './args.ts';
 import type { CommandIO } from './main.ts';
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '../..');
 const USAGE = `Usage:
   cox lab up [--nodes 3] [--dir DIR] [--index N] [--name NAME] [-o text|json]
-  cox lab down [--dir DIR]
+  cox lab down [--dir DIR] [--index N]
   cox lab status [--dir DIR] [-o text|json]
   cox lab exec NODE [--dir DIR] [-i] -- CMD [ARG...]
 The lab's state lives in DIR (default .lab/ in the project).`;
@@ -78,12 +78,21 @@ async function up(args: string[], io: CommandIO): Promise<number> {
 }
 
 async function down(args: string[], io: CommandIO): Promise<number> {
-  const { values } = parse(args, { dir: { type: 'string' } }, false);
+  const { values } = parse(args, { dir: { type: 'string' }, index: { type: 'string' } }, false);
   const dir = labDir(values.dir, io);
   const lab = readLab(dir);
   if (!lab) {
-    io.stderr(`no lab in ${dir}: nothing to do\n`);
+    if (values.index === undefined) {
+      io.stderr(`no lab in ${dir}: nothing to do (--index N removes what a lab with that index left anywhere)\n`);
+      return 0;
+    }
+    const index = integer('--index', values.index, 0);
+    await cleanLab(index, dir);
+    io.stdout(`lab index ${index}: removed whatever was left (${dir})\n`);
     return 0;
+  }
+  if (values.index !== undefined && integer('--index', values.index, 0) !== lab.index) {
+    throw new UsageError(`--index ${values.index}: the lab in ${dir} has index ${lab.index}`);
   }
   await labDown(lab, (line) => io.stderr(`${line}\n`));
   io.stdout(`lab ${lab.name} down (${dir})\n`);

@@ -6,7 +6,7 @@
  * `additionalimagestores`, so a lab comes up without copying any image.
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ConfigError } from '../../common/errors.ts';
 import { must, run } from './process.ts';
@@ -191,8 +191,52 @@ export async function ensureImages(options: { appsDir: string; onProgress?: (lin
       progress(`image ${recipe.image}: building into ${dir}`);
       await buildStore(recipe, dir);
       progress(`image ${recipe.image}: built in ${Date.now() - started} ms`);
+    } else {
+      const now = new Date();
+      utimesSync(dir, now, now);
     }
     stores.push(dir);
   }
+  for (const removed of pruneImageStores(cacheDir, new Set([...stores, ...storesInUse()]))) progress(`image store ${removed}: removed (unused)`);
   return stores;
+}
+
+/** The image stores that running lab hosts list in their storage.conf (found through their PID 1's init.sh). */
+export function storesInUse(): string[] {
+  const stores: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmdline: string[];
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const init = cmdline.find((a) => a.endsWith('/init.sh'));
+    if (!cmdline[0]?.endsWith('catatonit') || !init) continue;
+    try {
+      const conf = readFileSync(join(dirname(init), 'etc-containers', 'storage.conf'), 'utf8');
+      const list = /^additionalimagestores = (\[.*\])$/m.exec(conf);
+      if (list) stores.push(...(JSON.parse(list[1]) as string[]));
+    } catch {
+      // a host being torn down right now
+    }
+  }
+  return stores;
+}
+
+/**
+ * Removes stores neither kept nor used for an hour (a store is touched each
+ * time a lab comes up with it), and builds abandoned for as long, so image
+ * stores of edited example apps do not pile up. Returns what it removed.
+ */
+export function pruneImageStores(cacheDir: string, keep: Set<string>, now = Date.now(), idleMs = 3_600_000): string[] {
+  const removed: string[] = [];
+  for (const entry of readdirSync(cacheDir)) {
+    const path = join(cacheDir, entry);
+    if (keep.has(path) || !/-[0-9a-f]{16}(\.tmp-\d+-\d+)?$/.test(entry)) continue;
+    if (now - statSync(path).mtimeMs < idleMs) continue;
+    rmSync(path, { recursive: true, force: true });
+    removed.push(path);
+  }
+  return removed;
 }

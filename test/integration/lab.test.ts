@@ -40,6 +40,9 @@ async function leftovers(index: number, pids: number[]): Promise<string[]> {
   const routes = (await run(['ip', 'route', 'show', `198.18.${index}.0/24`])).stdout.trim();
   if (routes) found.push(`route ${routes}`);
   for (const pid of pids) if (isAlive(pid)) found.push(`process ${pid}`);
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    if (line.includes(`/run/netns/cox${index}-`) || line.includes(labFixtureDir(index))) found.push(`mount ${line}`);
+  }
   return found;
 }
 
