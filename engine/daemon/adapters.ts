@@ -1,0 +1,86 @@
+/**
+ * Wires the real layers to the loop's ports: the desired source (engine/source),
+ * the host manager (engine/hosts), the status writer (engine/status) and the
+ * controllers (engine/controllers). The one place that knows all of them.
+ */
+import { ConfigError, describeError } from '../../common/errors.ts';
+import type { Logger } from '../log.ts';
+import type { EngineMetrics } from '../metrics.ts';
+import { Engine } from './index.ts';
+import type { DesiredFeed, HostFleet, ReconcileFn, StatusCause, StatusSink } from './ports.ts';
+import type { ObservedState } from '../model.ts';
+import type { StatusWriter } from '../status/writer.ts';
+
+export interface BuildOptions {
+  repo: string;
+  branch: string;
+  statusBranch: string;
+  sshKey?: string;
+  workdir?: string;
+  log: Logger;
+  metrics: EngineMetrics;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BuiltEngine {
+  engine: Engine;
+  /** The local repository the engine reads and writes status to (a clone for a URL). */
+  repoDir: string;
+}
+
+/** The status writer behind the loop's StatusSink, counting commits for metrics and logging them. */
+export function statusSink(writer: StatusWriter, metrics: EngineMetrics, log: Logger): StatusSink {
+  return {
+    update(observed: ObservedState, cause: StatusCause) {
+      writer.update(observed, { desiredCommit: cause.desiredCommit ?? cause.refusedCommit ?? '', reason: cause.reason, refusedCommit: cause.refusedCommit });
+    },
+    async flush() {
+      return (await writer.flush())?.oid;
+    },
+    close: () => writer.close(),
+  };
+}
+
+export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
+  const { log, metrics } = options;
+  const [{ StatusWriter }, { readStatus }, { HostManager }, { loadClientAuth }] = await Promise.all([
+    import('../status/writer.ts'),
+    import('../status/read.ts'),
+    import('../hosts/manager.ts'),
+    import('../hosts/ssh.ts'),
+  ]);
+  const { openDesiredFeed } = await import('./source-feed.ts');
+  const { reconcileFn } = await import('./reconcile.ts');
+  const { agentBundle } = await import('./bundle.ts');
+
+  const feed: DesiredFeed & { repoDir: string } = await openDesiredFeed({ repo: options.repo, branch: options.branch, workdir: options.workdir, log, env: options.env ?? process.env });
+  const repoDir = feed.repoDir;
+  const auth = await loadClientAuth(options.sshKey, options.env ?? process.env);
+  const bundle = await agentBundle();
+  log.info('agent.bundle', { build: bundle.build.slice(0, 12), bytes: bundle.contents.length });
+
+  const initialObserved = await readStatus(repoDir, options.statusBranch);
+  log.info('status.restored', { pods: initialObserved.pods.size, nodes: initialObserved.nodes.size, appliedCommit: initialObserved.appliedCommit });
+
+  const writer = await StatusWriter.open({
+    repoDir,
+    branch: options.statusBranch,
+    onCommit: (commit) => {
+      metrics.statusCommits.inc();
+      log.info('status.committed', { commit: commit.oid, changes: commit.changes.length, subject: commit.message.split('\n')[0] });
+    },
+    onError: (err) => log.error('status.commit-failed', { error: describeError(err) }),
+  });
+
+  const hosts = new HostManager({ auth, bundle, onProgress: (line) => log.info('hosts.progress', { message: line }) });
+  const fleet: HostFleet = {
+    sync: (nodes) => hosts.sync(nodes as never),
+    subscribe: (listener) => void hosts.subscribe(listener),
+    putDesired: (node, state) => hosts.putDesired(node, state),
+    close: () => hosts.close(),
+  };
+  const reconcile: ReconcileFn = await reconcileFn();
+  if (!reconcile) throw new ConfigError('the controllers are missing');
+  const engine = new Engine({ feed, fleet, status: statusSink(writer, metrics, log), reconcile, initialObserved, log, metrics });
+  return { engine, repoDir };
+}
