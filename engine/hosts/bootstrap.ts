@@ -159,7 +159,9 @@ export async function probeAgent(dispatcher: Dispatcher, timeoutMs = 3_000): Pro
     const response = await request(`${AGENT_ORIGIN}/v1/version`, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const text = await response.body.text();
     if (response.statusCode !== 200) return { running: false, reason: `GET /v1/version answered ${response.statusCode}` };
-    return { running: true, version: JSON.parse(text) as AgentVersion };
+    const version = parseJson(text) as Partial<AgentVersion> | undefined;
+    if (typeof version?.build !== 'string' || typeof version.version !== 'string') return { running: false, reason: 'what answers on the socket is not a cox-agent (GET /v1/version has no build)' };
+    return { running: true, version: version as AgentVersion };
   } catch (err) {
     return { running: false, reason: err instanceof CoxError ? String(err.data.reason ?? err.message) : (err as Error).message };
   }
@@ -207,6 +209,14 @@ async function waitForBuild(connection: HostConnection, dispatcher: Dispatcher, 
   const seen = last.running ? `build ${short(last.version.build)} answers` : last.reason;
   const log = await connection.exec({ argv: ['tail', '-n', '5', paths.logFile] }).then((r) => r.stdout.trim(), () => '');
   throw new AgentUnreachable(connection.name, `the agent build ${short(build)} did not answer on ${paths.socket} within ${timeoutMs} ms (${seen})${log ? `; ${paths.logFile} ends with:\n${log}` : ''}`);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function dirOf(path: string): string {

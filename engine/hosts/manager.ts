@@ -61,6 +61,8 @@ interface Host {
   dispatcher?: Dispatcher;
   api?: AgentApi;
   status: HostStatus;
+  /** Why the host is refused (a HostKeyMismatch or a ConfigError), thrown to callers as it is. */
+  refusal?: CoxError;
   /** Set while the agent session runs; aborting it ends the session. */
   session?: AbortController;
   /** The last seq delivered; watches resume from here. */
@@ -108,6 +110,7 @@ export class HostManager {
       const host: Host = { spec, status: { state: 'connecting' }, seq: existing?.seq ?? 0, lastHeartbeat: existing?.lastHeartbeat, closed: false };
       this.#hosts.set(name, host);
       if (!spec) {
+        host.refusal = problem;
         this.#setStatus(name, host, { state: 'refused', code: problem!.code, reason: problem!.message });
         continue;
       }
@@ -142,15 +145,15 @@ export class HostManager {
     return host.api;
   }
 
-  putDesired(node: string, state: NodeDesiredState): Promise<number> {
+  async putDesired(node: string, state: NodeDesiredState): Promise<number> {
     return this.api(node).putDesired(state);
   }
 
-  logs(node: string, namespace: string, pod: string, options?: LogsOptions): Promise<Readable> {
+  async logs(node: string, namespace: string, pod: string, options?: LogsOptions): Promise<Readable> {
     return this.api(node).logs(namespace, pod, options);
   }
 
-  loadImage(node: string, tar: Readable | Buffer): Promise<string[]> {
+  async loadImage(node: string, tar: Readable | Buffer): Promise<string[]> {
     return this.api(node).loadImage(tar);
   }
 
@@ -167,8 +170,8 @@ export class HostManager {
   }
 
   #unreachable(node: string): CoxError {
-    const status = this.#host(node).status;
-    if (status.state === 'refused') return new CoxError(status.code, status.reason, { node });
+    const { status, refusal } = this.#host(node);
+    if (status.state === 'refused') return refusal ?? new CoxError(status.code, status.reason, { node });
     return new AgentUnreachable(node, status.state === 'unreachable' ? status.reason.replace(/^agent on \S+ unreachable: /, '') : `not connected yet (${status.state})`);
   }
 
@@ -206,6 +209,7 @@ export class HostManager {
         return;
       case 'hostKeyMismatch':
         host.session?.abort();
+        host.refusal = state.error;
         this.#setStatus(node, host, { state: 'refused', code: state.error.code, reason: state.error.message });
         return;
       case 'connecting':

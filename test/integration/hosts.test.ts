@@ -6,15 +6,18 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { AgentUnreachable, HostKeyMismatch } from '../../common/errors.ts';
-import { labDown, labExec, labSpawn, labUp, type Lab } from '../../engine/lab/index.ts';
+import { createHash } from 'node:crypto';
+import type { NodeDesiredState } from '../../common/agent-api.ts';
+import { AgentUnreachable, HostKeyMismatch, StaleGeneration } from '../../common/errors.ts';
+import { bootstrapAgent, DEFAULT_AGENT_PATHS, type AgentBundle } from '../../engine/hosts/bootstrap.ts';
+import { HostManager, type HostEvent } from '../../engine/hosts/manager.ts';
+import { labExec, labSpawn, type Lab } from '../../engine/lab/index.ts';
 import { waitFor } from '../../engine/lab/process.ts';
 import { AGENT_ORIGIN, createAgentDispatcher } from '../../engine/hosts/dispatcher.ts';
 import { fingerprint, parsePinnedKey } from '../../engine/hosts/host-keys.ts';
 import { HostConnection, hostSpecFromNode, loadClientAuth, type ClientAuth, type HostState } from '../../engine/hosts/ssh.ts';
 
-const LAB_INDEX = 4;
-const LAB_DIR = '/tmp/cox-lab-4-hosts';
+import { useLab } from './lab-fixture.ts';
 
 export function nodeManifest(lab: Lab, name: string, hostKeys?: string[]) {
   const node = lab.nodes.find((n) => n.name === name)!;
@@ -25,6 +28,63 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * A stand-in for cox-agent while agent/main.ts has not landed: the endpoints
+ * the host layer uses (version with the build = SHA-256 of its own file,
+ * desired with generation fencing, persisted; watch with snapshots and
+ * heartbeats). `variant` changes the file, so the build.
+ */
+export function standInAgent(variant: string): AgentBundle {
+  const source = `// cox-agent stand-in (${variant}) for test/integration/hosts.test.ts
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+const build = createHash('sha256').update(fs.readFileSync(fileURLToPath(import.meta.url))).digest('hex');
+const socket = process.argv[process.argv.indexOf('--socket') + 1];
+const stateFile = '/run/coxswain/stand-in-desired.json';
+let desired = fs.existsSync(stateFile) ? JSON.parse(fs.readFileSync(stateFile, 'utf8')) : undefined;
+const epoch = Date.now() % 1000000;
+let seq = epoch * 1000;
+const waiters = new Set();
+let heartbeat = new Date().toISOString();
+setInterval(() => { heartbeat = new Date().toISOString(); seq += 1; for (const wake of waiters) wake(); }, 500);
+const snapshot = () => ({ node: os.hostname(), generation: desired?.generation ?? 0, agent: { version: '0.0.0-stand-in', apiVersion: 'v1', build }, pods: [], heartbeatTime: heartbeat });
+const send = (res, status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+fs.mkdirSync('/run/coxswain', { recursive: true });
+fs.rmSync(socket, { force: true });
+http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://agent');
+  let body = '';
+  req.on('data', (chunk) => (body += chunk));
+  req.on('end', () => {
+    if (url.pathname === '/v1/version') return send(res, 200, { version: '0.0.0-stand-in', apiVersion: 'v1', build });
+    if (url.pathname === '/v1/desired' && req.method === 'GET') return desired ? send(res, 200, desired) : send(res, 404, { code: 'NotFound', message: 'no desired state accepted yet' });
+    if (url.pathname === '/v1/desired' && req.method === 'PUT') {
+      const state = JSON.parse(body);
+      if (desired && state.generation < desired.generation) return send(res, 409, { code: 'StaleGeneration', message: 'stale', data: { offered: state.generation, accepted: desired.generation } });
+      desired = state;
+      fs.writeFileSync(stateFile, body);
+      return send(res, 200, { generation: state.generation });
+    }
+    if (url.pathname === '/v1/watch') {
+      const since = Number(url.searchParams.get('since'));
+      const answer = () => since < epoch * 1000 || since > seq ? send(res, 200, { seq, snapshot: snapshot(), changes: [] }) : send(res, 200, { seq, changes: [{ seq, type: 'heartbeat', time: heartbeat }] });
+      if (since < seq || since < epoch * 1000) return answer();
+      const wake = () => { waiters.delete(wake); answer(); };
+      waiters.add(wake);
+      return;
+    }
+    send(res, 404, { code: 'NotFound', message: req.url });
+  });
+}).listen(socket);
+process.on('SIGTERM', () => process.exit(0));
+`;
+  const contents = Buffer.from(source);
+  return { contents, build: createHash('sha256').update(contents).digest('hex') };
 }
 
 /** Resolves with the first state `connection` reaches that passes `test`, or rejects at the deadline naming what it saw. */
@@ -54,6 +114,15 @@ describe('hosts over SSH in the lab', function () {
   const connections: HostConnection[] = [];
   const dispatchers: Dispatcher[] = [];
   const children: ChildProcess[] = [];
+  // Registered before the lab's hooks, so it runs before the lab is torn down.
+  after(async function () {
+    this.timeout(60_000);
+    await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
+    await Promise.all(connections.map((c) => c.close()));
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  });
+  const handle = useLab({ index: 4, nodes: 2, name: 'hosts-test', images: false, clusterRepo: false });
+
 
   function connect(name: string, hostKeys?: string[]): HostConnection {
     const connection = new HostConnection(hostSpecFromNode(nodeManifest(lab, name, hostKeys)), auth, {
@@ -65,18 +134,9 @@ describe('hosts over SSH in the lab', function () {
     return connection;
   }
 
-  before(async function () {
-    this.timeout(180_000);
-    lab = await labUp({ name: 'hosts-test', index: LAB_INDEX, nodes: 2, dir: LAB_DIR, images: false });
+  before(async () => {
+    lab = handle.lab;
     auth = await loadClientAuth(lab.clientKeyPath);
-  });
-
-  after(async function () {
-    this.timeout(60_000);
-    await Promise.all(dispatchers.map((d) => d.close().catch(() => undefined)));
-    await Promise.all(connections.map((c) => c.close()));
-    for (const child of children) if (child.pid && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
-    if (lab) await labDown(lab);
   });
 
   it('connects with the host key pinned in the Node manifest and runs commands on that host', async () => {
@@ -146,6 +206,7 @@ describe('hosts over SSH in the lab', function () {
       assert.equal(err.message, 'agent on h1 unreachable: cannot open /run/coxswain/missing.sock: nothing listens on it');
       return true;
     });
+    server.kill('SIGTERM');
   });
 
   it('reconnects by itself after sshd on the host is restarted, saying why it was disconnected', async () => {
@@ -169,4 +230,102 @@ describe('hosts over SSH in the lab', function () {
     console.log(`      reconnected ${(performance.now() - restarted).toFixed(0)} ms after sshd came back`);
     assert.equal((await connection.run({ argv: ['hostname'] })).trim(), 'h2');
   });
+
+  it('bootstraps an agent over SFTP as a pidfile daemon, does nothing the second time, and replaces another build', async () => {
+    const connection = connect('h2');
+    await connection.ready();
+    const dispatcher = createAgentDispatcher(connection);
+    dispatchers.push(dispatcher);
+    const v1 = standInAgent('v1');
+    const pidOf = async () => (await labExec(lab, 'h2', ['cat', DEFAULT_AGENT_PATHS.pidFile])).stdout.trim();
+    const mtime = async () => (await labExec(lab, 'h2', ['stat', '-c', '%Y.%Z', DEFAULT_AGENT_PATHS.program])).stdout.trim();
+
+    const first = await bootstrapAgent(connection, dispatcher, v1);
+    assert.equal(first.changed, true);
+    assert.match(first.reason, /^no agent answers \(cannot open \/run\/coxswain\/agent\.sock: /);
+    console.log(`      bootstrap of a host without an agent: ${first.ms} ms`);
+    const uploaded = await labExec(lab, 'h2', ['sha256sum', DEFAULT_AGENT_PATHS.program]);
+    assert.equal(uploaded.stdout.split(' ')[0], v1.build);
+    const pid = await pidOf();
+    const cmdline = (await labExec(lab, 'h2', ['cat', `/proc/${pid}/cmdline`])).stdout.split('\0').filter(Boolean);
+    assert.deepEqual(cmdline, ['node', DEFAULT_AGENT_PATHS.program, 'serve', '--socket', DEFAULT_AGENT_PATHS.socket]);
+    const stamp = await mtime();
+
+    const second = await bootstrapAgent(connection, dispatcher, v1);
+    assert.deepEqual({ changed: second.changed, reason: second.reason }, { changed: false, reason: `agent 0.0.0-stand-in build ${v1.build.slice(0, 12)} already runs` });
+    console.log(`      bootstrap of a host that runs the build already: ${second.ms} ms`);
+    assert.equal(await mtime(), stamp, 'no upload the second time');
+    assert.equal(await pidOf(), pid, 'no restart the second time');
+
+    const v2 = standInAgent('v2');
+    const third = await bootstrapAgent(connection, dispatcher, v2);
+    assert.equal(third.reason, `agent build ${v1.build.slice(0, 12)} differs from ${v2.build.slice(0, 12)}`);
+    assert.notEqual(await pidOf(), pid);
+    assert.equal((await labExec(lab, 'h2', ['kill', '-0', pid])).code, 1, `the old agent (PID ${pid}) is stopped`);
+    const running = (await labExec(lab, 'h2', ['pgrep', '-f', DEFAULT_AGENT_PATHS.program])).stdout.trim().split('\n');
+    assert.deepEqual(running, [await pidOf()], 'exactly one agent runs');
+  });
+
+  it('keeps one agent session per Node: connects, refuses a wrong key, fences stale generations and recovers from an agent restart', async () => {
+    const h1 = lab.nodes.find((n) => n.name === 'h1')!;
+    const h2 = lab.nodes.find((n) => n.name === 'h2')!;
+    const bundle = standInAgent('manager');
+    const manager = new HostManager({
+      auth,
+      bundle,
+      watchTimeoutSeconds: 2,
+      connection: { keepaliveIntervalMs: 1_000, backoff: { initialMs: 100, maxMs: 1_000, factor: 2 } },
+      sessionBackoff: { initialMs: 100, maxMs: 1_000, factor: 2 },
+      onProgress: process.env.COX_LAB_VERBOSE ? (line) => process.stderr.write(`      [hosts] ${line}\n`) : undefined,
+    });
+    const events: HostEvent[] = [];
+    const waitForEvent = (what: string, test: (e: HostEvent) => boolean, timeoutMs = 30_000, from = 0) =>
+      waitFor(what, () => events.slice(from).find(test), timeoutMs, 20);
+    manager.subscribe((event) => events.push(event));
+    if (process.env.COX_LAB_VERBOSE) manager.subscribe((event) => process.stderr.write(`      [event] ${JSON.stringify(event).slice(0, 200)}\n`));
+    try {
+      // h1 wrongly pinned to h2's key; h2 right.
+      manager.sync([nodeManifest(lab, 'h1', h2.hostKeys), nodeManifest(lab, 'h2')]);
+      const refused = await waitForEvent('h1 refused', (e) => e.type === 'connection' && e.node === 'h1' && e.connection.state === 'refused');
+      assert.deepEqual(refused.type === 'connection' && refused.connection, {
+        state: 'refused',
+        code: 'HostKeyMismatch',
+        reason: `host key mismatch for h1: expected ${fingerprint(parsePinnedKey(h2.hostKeys[0], 'x').blob)}, got ${fingerprint(parsePinnedKey(h1.hostKeys[0], 'x').blob)}`,
+      });
+      await assert.rejects(manager.putDesired('h1', desired('h1', 1)), HostKeyMismatch);
+
+      await waitForEvent('h2 connected', (e) => e.type === 'connected' && e.node === 'h2');
+      await waitForEvent('h2 snapshot', (e) => e.type === 'watch' && e.node === 'h2' && Boolean(e.response.snapshot));
+      assert.equal(await manager.putDesired('h2', desired('h2', 5)), 5);
+      await assert.rejects(manager.putDesired('h2', desired('h2', 4)), (err: unknown) => err instanceof StaleGeneration && err.message === 'generation 4 is older than the accepted generation 5');
+      const beat = manager.lastHeartbeat('h2')!;
+      await waitFor('a newer heartbeat from h2', () => manager.lastHeartbeat('h2')! > beat, 5_000);
+
+      // The Node fixed in Git: h1 reconnects with the right key.
+      manager.sync([nodeManifest(lab, 'h1'), nodeManifest(lab, 'h2')]);
+      await waitForEvent('h1 connected', (e) => e.type === 'connected' && e.node === 'h1');
+
+      // The agent on h2 dies: the session says why, restarts it (bootstrap) and resumes, with the accepted state.
+      const mark = events.length;
+      const pid = (await labExec(lab, 'h2', ['cat', DEFAULT_AGENT_PATHS.pidFile])).stdout.trim();
+      await labExec(lab, 'h2', ['kill', '-KILL', pid]);
+      const lost = await waitForEvent('h2 unreachable', (e) => e.type === 'connection' && e.node === 'h2' && e.connection.state === 'unreachable', 15_000, mark);
+      assert.match(lost.type === 'connection' && lost.connection.state === 'unreachable' ? lost.connection.reason : '', /^agent on h2 unreachable: /);
+      const back = await waitForEvent('h2 connected again', (e) => e.type === 'connected' && e.node === 'h2', 30_000, mark);
+      assert.equal(back.type === 'connected' && back.accepted?.generation, 5);
+      assert.deepEqual(manager.status('h2'), { state: 'connected' });
+
+      // h1 removed from Git: its connection is closed.
+      const h1Connection = manager.connection('h1');
+      manager.sync([nodeManifest(lab, 'h2')]);
+      assert.deepEqual(manager.nodes(), ['h2']);
+      await waitFor('h1 connection closed', () => h1Connection.state.phase === 'closed', 5_000);
+    } finally {
+      await manager.close();
+    }
+  });
 });
+
+function desired(node: string, generation: number): NodeDesiredState {
+  return { generation, node, nodeAddress: '198.18.4.11', podCIDR: '100.64.1.0/24', clusterCIDR: '100.64.0.0/16', serviceCIDR: '100.127.0.0/24', proxyMode: 'nftables', pods: [], services: [], routes: [] };
+}
