@@ -73,10 +73,20 @@ function translate(root: unknown, errors: ErrorObject[]): Problem[] {
   const anyOfs = errors.filter((e) => e.keyword === 'anyOf');
   const covered = (e: ErrorObject) =>
     e.keyword !== 'anyOf' && anyOfs.some((a) => a.instancePath === e.instancePath && e.schemaPath.startsWith(`${a.schemaPath}/`));
+  // "missing containerPort" next to "unknown field containerport (did you mean containerPort?)" says the same thing twice.
+  const misspelt = new Set(
+    errors
+      .filter((e) => e.keyword === 'additionalProperties')
+      .map((e) => {
+        const known = Object.keys(((e.parentSchema ?? {}) as { properties?: object }).properties ?? {});
+        return `${e.instancePath}/${didYouMean(String((e.params as { additionalProperty: unknown }).additionalProperty), known)}`;
+      }),
+  );
   const problems: Problem[] = [];
   const seen = new Set<string>();
   for (const error of errors) {
     if (covered(error)) continue;
+    if (error.keyword === 'required' && misspelt.has(`${error.instancePath}/${String((error.params as { missingProperty: unknown }).missingProperty)}`)) continue;
     const problem = describe(root, error);
     const key = `${problem.path.join('\u0000')}|${problem.message}`;
     if (seen.has(key)) continue;
@@ -156,5 +166,5 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value)}`;
   if (typeof value === 'boolean') return String(value);
-  return `${typeof value} ${String(value)}`;
+  return String(value);
 }

@@ -11,7 +11,7 @@ export function didYouMean(input: string, candidates: Iterable<string>): string 
       bestDistance = distance;
     }
   }
-  const limit = Math.max(1, Math.min(3, Math.floor(input.length / 3)));
+  const limit = Math.max(1, Math.min(4, Math.floor(input.length / 3) + 1));
   return best !== undefined && bestDistance <= limit ? best : undefined;
 }
 

@@ -29,7 +29,8 @@ export function parseYamlDocuments(text: string): ParsedDocument[] {
     const { line, col } = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
     return { line, column: col };
   };
-  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true }) as Document[] | { errors?: unknown };
+  // YAML 1.1, as kubectl (go-yaml) reads manifests: `mode: 0644` is octal, `yes` is a boolean.
+  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.1' }) as Document[] | { errors?: unknown };
   const list = Array.isArray(documents) ? documents : [];
   return list.map((doc) => {
     const errors = doc.errors.map((err) => ({ ...at(err.pos[0]), message: cleanMessage(err.message) }));
