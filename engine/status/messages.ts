@@ -99,8 +99,8 @@ export function describeErrors(before: ObservedState['errors'], after: ObservedS
 }
 
 export interface Cause {
-  /** The desired commit the observed state was reconciled against. */
-  desiredCommit: string;
+  /** The desired commit the observed state was reconciled against (undefined before any valid commit). */
+  desiredCommit?: string;
   /** Why it changed, in words (an action, an event), when one is known. */
   reason?: string;
   /** A newer desired commit that was refused (its errors are in the observed state). */
@@ -114,13 +114,14 @@ export function composeMessage(changes: string[], cause: Cause, errors: Observed
   const body = changes.length > 1 ? changes.slice(0, MAX_BODY_LINES) : [];
   if (changes.length > MAX_BODY_LINES) body.push(`... and ${changes.length - MAX_BODY_LINES} more`);
   const errorLines = errors.slice(0, 20).map((e) => `${e.file}:${e.line}:${e.column}: error: ${e.message}`);
-  const trailers = [`${DESIRED_TRAILER}: ${cause.desiredCommit}`];
+  const trailers: string[] = [];
+  if (cause.desiredCommit) trailers.push(`${DESIRED_TRAILER}: ${cause.desiredCommit}`);
   if (cause.refusedCommit) trailers.push(`${REFUSED_TRAILER}: ${cause.refusedCommit}`);
   if (cause.reason) trailers.push(`${REASON_TRAILER}: ${cause.reason.replace(/\s*\n\s*/g, ' ')}`);
   const sections = [oneLine(subject)];
   if (body.length) sections.push(body.join('\n'));
   if (errorLines.length) sections.push(errorLines.join('\n'));
-  sections.push(trailers.join('\n'));
+  if (trailers.length) sections.push(trailers.join('\n'));
   return `${sections.join('\n\n')}\n`;
 }
 

@@ -1,0 +1,109 @@
+/**
+ * Desired state at a commit: the manifest files of its tree, each parsed once
+ * per (path, blob oid) and cached, then loaded into an ObjectStore. Given the
+ * previously loaded commit, only the files whose blob changed are read and
+ * parsed, and the result says which objects were added, modified or deleted.
+ */
+import type { Cluster } from '../../schemas/types.generated.ts';
+import { keyOf, loadManifests, parseManifestFile, hasErrors, type Diagnostic, type ManifestObject, type ObjectStore, type SourceFile } from '../manifests/index.ts';
+import type { ParseResult } from '../manifests/index.ts';
+import { canonicalJson } from '../status/render.ts';
+import { commitTree, diffManifestTrees, listManifestFiles, readBlobText, type FileIndex } from './tree.ts';
+
+export interface ObjectRef {
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface ObjectChanges {
+  added: ManifestObject[];
+  modified: ManifestObject[];
+  deleted: ObjectRef[];
+}
+
+/** One commit, loaded. `valid` is false when any diagnostic is an error: such a commit is never applied. */
+export interface DesiredCommit {
+  commit: string;
+  tree: string;
+  files: FileIndex;
+  store: ObjectStore;
+  cluster: Cluster;
+  /** Errors and warnings, sorted by file and position. */
+  diagnostics: Diagnostic[];
+  valid: boolean;
+  /** Objects that differ from the commit it was loaded against (everything, for a first load). */
+  changes: ObjectChanges;
+  /** Files read and parsed for this load (the rest came from the cache). */
+  parsed: number;
+}
+
+export class DesiredLoader {
+  private readonly cache = new Map<string, ParseResult>();
+  /** isomorphic-git's object cache (pack indexes), kept across loads. */
+  readonly gitCache = {};
+
+  constructor(
+    readonly gitdir: string,
+    private readonly parse: (file: SourceFile) => ParseResult = parseManifestFile,
+  ) {}
+
+  /** Loads `commit`; with `base` (an earlier load) only the files changed since it are read. */
+  async load(commit: string, base?: DesiredCommit): Promise<DesiredCommit> {
+    const tree = await commitTree(this.gitdir, commit, this.gitCache);
+    let files: FileIndex;
+    if (base) {
+      const diff = await diffManifestTrees(this.gitdir, base.tree, tree, this.gitCache);
+      files = new Map(base.files);
+      for (const file of diff.deleted) files.delete(file);
+      for (const [file, oid] of diff.changed) files.set(file, oid);
+    } else {
+      files = await listManifestFiles(this.gitdir, tree, this.gitCache);
+    }
+    const missing = [...files].filter(([file, oid]) => !this.cache.has(cacheKey(file, oid)));
+    const texts = await Promise.all(missing.map(([, oid]) => readBlobText(this.gitdir, oid, this.gitCache)));
+    missing.forEach(([file, oid], i) => this.cache.set(cacheKey(file, oid), this.parse({ path: file, text: texts[i] })));
+    const sources: SourceFile[] = [...files.keys()].map((file) => ({ path: file, text: '' }));
+    const { store, cluster, diagnostics } = loadManifests(sources, (file) => this.cache.get(cacheKey(file.path, files.get(file.path)!))!);
+    this.evict(files, base?.files);
+    return {
+      commit,
+      tree,
+      files,
+      store,
+      cluster,
+      diagnostics,
+      valid: !hasErrors(diagnostics),
+      changes: objectChanges(base?.store, store),
+      parsed: missing.length,
+    };
+  }
+
+  /** Keeps the parse cache to the files of the last two loads (the current one and its base). */
+  private evict(current: FileIndex, previous: FileIndex | undefined): void {
+    if (this.cache.size <= 2 * current.size + 1000) return;
+    const keep = new Set<string>();
+    for (const index of [current, previous]) for (const [file, oid] of index ?? []) keep.add(cacheKey(file, oid));
+    for (const key of [...this.cache.keys()]) if (!keep.has(key)) this.cache.delete(key);
+  }
+}
+
+function cacheKey(file: string, oid: string): string {
+  return `${oid}\0${file}`;
+}
+
+/** Objects added, modified (by content) and deleted between two stores. */
+export function objectChanges(before: ObjectStore | undefined, after: ObjectStore): ObjectChanges {
+  const changes: ObjectChanges = { added: [], modified: [], deleted: [] };
+  const old = new Map<string, ManifestObject>();
+  for (const obj of before?.all() ?? []) old.set(keyOf(obj.kind, obj.metadata.namespace, obj.metadata.name), obj);
+  for (const obj of after.all()) {
+    const key = keyOf(obj.kind, obj.metadata.namespace, obj.metadata.name);
+    const prev = old.get(key);
+    old.delete(key);
+    if (!prev) changes.added.push(obj);
+    else if (prev !== obj && canonicalJson(prev) !== canonicalJson(obj)) changes.modified.push(obj);
+  }
+  for (const obj of old.values()) changes.deleted.push({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name });
+  return changes;
+}

@@ -1,0 +1,84 @@
+/**
+ * The manifest files of a commit, read from git objects (isomorphic-git, packs
+ * included) and never from a working tree or index; and the difference between
+ * two commits' trees, skipping every subtree whose oid did not change.
+ */
+import fs from 'node:fs';
+import git from 'isomorphic-git';
+import { GitError } from '../../common/errors.ts';
+
+/** Manifests are *.yaml, *.yml and *.json outside hidden directories (.github workflows are not manifests). */
+export function isManifestPath(file: string): boolean {
+  if (!/\.(ya?ml|json)$/i.test(file)) return false;
+  return !file.split('/').some((part) => part.startsWith('.'));
+}
+
+/** path -> blob oid. */
+export type FileIndex = Map<string, string>;
+
+export async function commitTree(gitdir: string, commit: string, cache: object): Promise<string> {
+  try {
+    return (await git.readCommit({ fs, gitdir, oid: commit, cache })).commit.tree;
+  } catch (err) {
+    throw new GitError(`commit ${commit}: ${(err as Error).message}`, { commit }, { cause: err });
+  }
+}
+
+/** Every manifest file of a tree with its blob oid. */
+export async function listManifestFiles(gitdir: string, tree: string, cache: object): Promise<FileIndex> {
+  const out: FileIndex = new Map();
+  const walk = async (oid: string, prefix: string): Promise<void> => {
+    const { tree: entries } = await git.readTree({ fs, gitdir, oid, cache });
+    await Promise.all(
+      entries.map(async (e) => {
+        const file = `${prefix}${e.path}`;
+        if (e.type === 'tree') {
+          if (!e.path.startsWith('.')) await walk(e.oid, `${file}/`);
+        } else if (e.type === 'blob' && isManifestPath(file)) out.set(file, e.oid);
+      }),
+    );
+  };
+  await walk(tree, '');
+  return out;
+}
+
+export interface TreeDiff {
+  /** Files added or whose content changed, with their new blob oid. */
+  changed: FileIndex;
+  deleted: string[];
+}
+
+/** Manifest files that differ between two trees; identical subtrees are skipped without being read. */
+export async function diffManifestTrees(gitdir: string, from: string | undefined, to: string, cache: object): Promise<TreeDiff> {
+  const diff: TreeDiff = { changed: new Map(), deleted: [] };
+  const read = async (oid: string | undefined) => (oid ? (await git.readTree({ fs, gitdir, oid, cache })).tree : []);
+  const walk = async (a: string | undefined, b: string | undefined, prefix: string): Promise<void> => {
+    if (a === b) return;
+    const [ta, tb] = await Promise.all([read(a), read(b)]);
+    const ma = new Map(ta.map((e) => [e.path, e]));
+    const mb = new Map(tb.map((e) => [e.path, e]));
+    const jobs: Array<Promise<void>> = [];
+    for (const name of new Set([...ma.keys(), ...mb.keys()])) {
+      if (name.startsWith('.')) continue;
+      const ea = ma.get(name);
+      const eb = mb.get(name);
+      if (ea?.oid === eb?.oid && ea?.type === eb?.type) continue;
+      const file = `${prefix}${name}`;
+      const aTree = ea?.type === 'tree' ? ea.oid : undefined;
+      const bTree = eb?.type === 'tree' ? eb.oid : undefined;
+      if (aTree || bTree) jobs.push(walk(aTree, bTree, `${file}/`));
+      if (!isManifestPath(file)) continue;
+      if (eb?.type === 'blob') diff.changed.set(file, eb.oid);
+      else if (ea?.type === 'blob') diff.deleted.push(file);
+    }
+    await Promise.all(jobs);
+  };
+  await walk(from, to, '');
+  diff.deleted.sort();
+  return diff;
+}
+
+export async function readBlobText(gitdir: string, oid: string, cache: object): Promise<string> {
+  const { blob } = await git.readBlob({ fs, gitdir, oid, cache });
+  return Buffer.from(blob).toString('utf8');
+}
