@@ -7,7 +7,7 @@ import { ConfigError, describeError } from '../../common/errors.ts';
 import type { Logger } from '../log.ts';
 import type { EngineMetrics } from '../metrics.ts';
 import { Engine } from './index.ts';
-import type { DesiredFeed, HostFleet, ReconcileFn, StatusCause, StatusSink } from './ports.ts';
+import type { HostFleet, ReconcileFn, StatusCause, StatusSink } from './ports.ts';
 import type { ObservedState } from '../model.ts';
 import type { StatusWriter } from '../status/writer.ts';
 
@@ -53,7 +53,7 @@ export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
   const { reconcileFn } = await import('./reconcile.ts');
   const { agentBundle } = await import('./bundle.ts');
 
-  const feed: DesiredFeed & { repoDir: string } = await openDesiredFeed({ repo: options.repo, branch: options.branch, workdir: options.workdir, log, env: options.env ?? process.env });
+  const feed = await openDesiredFeed({ repo: options.repo, branch: options.branch, workdir: options.workdir, log, env: options.env ?? process.env });
   const repoDir = feed.repoDir;
   const auth = await loadClientAuth(options.sshKey, options.env ?? process.env);
   const bundle = await agentBundle();
@@ -65,6 +65,8 @@ export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
   const writer = await StatusWriter.open({
     repoDir,
     branch: options.statusBranch,
+    // A URL's status branch is pushed back to it (compare-and-swap, never forced).
+    remote: feed.remote,
     onCommit: (commit) => {
       metrics.statusCommits.inc();
       log.info('status.committed', { commit: commit.oid, changes: commit.changes.length, subject: commit.message.split('\n')[0] });

@@ -10,6 +10,7 @@ import { describeError } from '../../common/errors.ts';
 import type { Logger } from '../log.ts';
 import { ObjectStore, type ManifestObject } from '../manifests/index.ts';
 import { DesiredSource, PREVIEW_PREFIX, type DesiredCommit, type SourceEvent } from '../source/index.ts';
+import type { RemoteOptions } from '../status/remote.ts';
 import { previewObjects, type PreviewPolicy, type PreviewSource } from './previews.ts';
 import type { DesiredError, DesiredFeed, DesiredObject, DesiredStore, DesiredView } from './ports.ts';
 
@@ -25,7 +26,7 @@ interface LoadedPreview extends PreviewSource {
   ref: string;
 }
 
-export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed & { repoDir: string }> {
+export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed & { repoDir: string; remote?: RemoteOptions }> {
   const source = new DesiredSource({ repo: options.repo, branch: options.branch, stateDir: options.workdir });
   const previews = new Map<string, LoadedPreview>();
   const noted = new Set<string>();
@@ -90,6 +91,7 @@ export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed
 
   return {
     repoDir: source.gitdir,
+    remote: source.remote,
     async start(onChange) {
       changed = onChange;
       await source.start(onChange);
