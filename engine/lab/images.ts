@@ -51,8 +51,15 @@ export async function busyboxRecipe(): Promise<ImageRecipe> {
   };
 }
 
+let nodeFilesOnce: Promise<{ source: string; target: string }[]> | undefined;
+
 /** The node binary and the shared libraries `ldd` lists, at the paths ldd names. */
-export async function nodeFiles(): Promise<{ source: string; target: string }[]> {
+export function nodeFiles(): Promise<{ source: string; target: string }[]> {
+  nodeFilesOnce ??= listNodeFiles();
+  return nodeFilesOnce;
+}
+
+async function listNodeFiles(): Promise<{ source: string; target: string }[]> {
   const node = '/usr/bin/node';
   if (!existsSync(node)) throw new ConfigError(`${node} not found: the node image copies this machine's Node.js`);
   const libs = [...(await must(['ldd', node])).matchAll(/(?:=>\s*)?(\/\S+)\s+\(0x/g)].map((m) => m[1]);
@@ -100,15 +107,38 @@ export async function labRecipes(appsDir: string): Promise<ImageRecipe[]> {
   return recipes;
 }
 
-const contentHashes = new Map<string, string>();
+/** Content hashes by path, size, mtime and inode, kept across processes so `lab up` does not re-read 100 MB of node each time. */
+const HASH_MEMO = join(IMAGE_CACHE, 'content-hashes.json');
+let contentHashes: Map<string, string> | undefined;
+let memoDirty = false;
+
+function memo(): Map<string, string> {
+  if (!contentHashes) {
+    try {
+      contentHashes = new Map(Object.entries(JSON.parse(readFileSync(HASH_MEMO, 'utf8')) as Record<string, string>));
+    } catch {
+      contentHashes = new Map();
+    }
+  }
+  return contentHashes;
+}
+
+function saveMemo(): void {
+  if (!memoDirty || !contentHashes || !existsSync(IMAGE_CACHE)) return;
+  const tmp = `${HASH_MEMO}.${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(Object.fromEntries([...contentHashes].slice(-500))));
+  renameSync(tmp, HASH_MEMO);
+  memoDirty = false;
+}
 
 function fileHash(path: string): string {
   const stat = statSync(path);
-  const memo = `${path}:${stat.size}:${stat.mtimeMs}:${stat.ino}`;
-  let hash = contentHashes.get(memo);
+  const key = `${path}:${stat.size}:${stat.mtimeMs}:${stat.ino}`;
+  let hash = memo().get(key);
   if (!hash) {
     hash = createHash('sha256').update(readFileSync(path)).digest('hex');
-    contentHashes.set(memo, hash);
+    memo().set(key, hash);
+    memoDirty = true;
   }
   return hash;
 }
@@ -197,6 +227,7 @@ export async function ensureImages(options: { appsDir: string; onProgress?: (lin
     }
     stores.push(dir);
   }
+  saveMemo();
   for (const removed of pruneImageStores(cacheDir, new Set([...stores, ...storesInUse()]))) progress(`image store ${removed}: removed (unused)`);
   return stores;
 }
