@@ -77,3 +77,17 @@ export class HostCommandFailed extends CoxError {
     super('HostCommandFailed', `command on ${node} failed: ${command}: ${reason}`, { node, command, reason, ...data });
   }
 }
+
+/** A request to the agent's API that cannot be served as sent (a malformed body, an unknown pod): 400 or 404. */
+export class AgentRequestError extends CoxError {
+  constructor(readonly status: 400 | 404, message: string, data: Record<string, unknown> = {}) {
+    super(status === 404 ? 'NotFound' : 'BadRequest', message, data);
+  }
+}
+
+/** A reconcile failure that retrying cannot fix (an exhausted address range, a contradiction in Git): recorded in status, not retried. */
+export class TerminalError extends CoxError {
+  constructor(key: string, message: string, data: Record<string, unknown> = {}) {
+    super('Terminal', `${key}: ${message}`, { key, ...data });
+  }
+}

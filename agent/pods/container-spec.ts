@@ -16,6 +16,9 @@ export const INFRA_COMMAND = ['/pause', '-P'];
 /** The label the agent adds with the attempt number of a container (0 for the first run). */
 export const RESTART_COUNT_LABEL = 'io.coxswain.container.restart-count';
 
+/** The pod's terminationGracePeriodSeconds, so a pod that left the desired state is still stopped with it. */
+export const GRACE_LABEL = 'io.coxswain.pod.termination-grace-period';
+
 export type ContainerRole = 'infra' | 'init' | 'app';
 
 export function podLabels(pod: DesiredPod, containerName: string, role: ContainerRole): Record<string, string> {
@@ -26,6 +29,7 @@ export function podLabels(pod: DesiredPod, containerName: string, role: Containe
     [LABELS.podUid]: pod.uid,
     [LABELS.containerName]: containerName,
     [LABELS.containerRole]: role,
+    [GRACE_LABEL]: String(pod.spec.terminationGracePeriodSeconds ?? 30),
   };
 }
 

@@ -55,7 +55,7 @@ describe('probe checks', () => {
   after(() => new Promise<void>((r) => server.close(() => r())));
 
   const fakeRuntime = { exec: async (_id: string, cmd: string[]) => ({ exitCode: cmd[0] === 'true' ? 0 : 1, stdout: '', stderr: 'nope' }) } as unknown as ContainerRuntime;
-  const target = (p: number) => ({ podIP: '127.0.0.1', containerId: 'c1', container: { name: 'app', ports: [{ name: 'http', containerPort: p }] }, runtime: fakeRuntime, timeoutMs: 1000 });
+  const target = (p: number) => ({ podIP: '127.0.0.1', containerId: 'c1', container: { name: 'app', image: 'coxswain/busybox:1', ports: [{ name: 'http', containerPort: p }] }, runtime: fakeRuntime, timeoutMs: 1000 });
   const cases: { name: string; probe: () => Parameters<typeof check>[0]; ok: boolean; message?: RegExp }[] = [
     { name: 'an httpGet answered 200 succeeds', probe: () => ({ httpGet: { path: '/healthz', port } }), ok: true },
     { name: 'an httpGet answered 302 succeeds', probe: () => ({ httpGet: { path: '/moved', port } }), ok: true },

@@ -87,7 +87,12 @@ export class IpvsProxier implements Proxier {
     for (const [key, v] of parseIpvsSave((await mustRun(this.exec, ['ipvsadm', '-S', '-n'])).stdout)) if (owned.has(v.address)) current.set(key, v);
     const desired = wantedVirtualServers(wanted, { scheduler: this.scheduler, nodeAddress: ctx.nodeAddress });
     const now = this.#now();
-    const plan = planIpvs(current, desired, (vkey, real) => now - (this.#draining.get(`${vkey}|${real}`) ?? now) >= this.#drainMs);
+    const plan = planIpvs(current, desired, (vkey, real) => {
+      // A real server found at weight 0 that we did not drain ourselves (an agent restart) starts its drain now.
+      const key = `${vkey}|${real}`;
+      if (!this.#draining.has(key)) this.#draining.set(key, now);
+      return now - this.#draining.get(key)! >= this.#drainMs;
+    });
 
     // Add VIPs before their virtual servers exist is harmless; removing them after is cleaner.
     const adds = batch.split('\n').filter((l) => l.startsWith('address add')).join('\n');

@@ -126,10 +126,14 @@ function setDecl(s: { name: string; timeoutSeconds: number }): string {
 
 /** The table's fixed part: maps, hooks, dispatch and reject chains. */
 function baseTable(ctx: NftContext, opts: NftRenderOptions): string[] {
-  const lines = [
-    `table ip ${opts.table} {`,
-    `\tmap service_ips { type ipv4_addr . inet_proto . inet_service : verdict; }`,
-    `\tmap service_nodeports { type inet_proto . inet_service : verdict; }`,
+  const lines = [`table ip ${opts.table} {`];
+  if (opts.loadBalance) {
+    lines.push(
+      `\tmap service_ips { type ipv4_addr . inet_proto . inet_service : verdict; }`,
+      `\tmap service_nodeports { type inet_proto . inet_service : verdict; }`,
+    );
+  }
+  lines.push(
     `\tmap no_endpoint_services { type ipv4_addr . inet_proto . inet_service : verdict; }`,
     `\tmap no_endpoint_nodeports { type inet_proto . inet_service : verdict; }`,
     `\tset nodeports { type inet_proto . inet_service; }`,
@@ -137,7 +141,7 @@ function baseTable(ctx: NftContext, opts: NftRenderOptions): string[] {
     `\tchain mark_prerouting { type filter hook prerouting priority -110; policy accept; jump mark_nodeports; }`,
     `\tchain mark_output { type filter hook output priority -110; policy accept; jump mark_nodeports; }`,
     `\tchain mark_nodeports { ip daddr ${ctx.nodeAddress} meta l4proto . th dport @nodeports meta mark set meta mark | ${MASQUERADE_MARK}; }`,
-  ];
+  );
   if (opts.loadBalance) {
     lines.push(
       `\tchain nat_prerouting { type nat hook prerouting priority dstnat; policy accept; jump services; }`,
@@ -219,7 +223,6 @@ export function renderIncremental(
   }
   for (const o of newObjs) {
     for (const c of o.chains) {
-      if (!oldChains.includes(c.name)) lines.push(`flush chain ip ${t} ${c.name}`);
       for (const r of c.rules) lines.push(`add rule ip ${t} ${c.name} ${r}`);
     }
   }

@@ -1,0 +1,73 @@
+/**
+ * cox-agent entry: argv → serve. Checks its inputs, builds the runtime, the
+ * daemon and the server, and stops cleanly on SIGTERM/SIGINT (containers keep
+ * running: the agent going away never stops a pod).
+ */
+import { parseArgs } from 'node:util';
+import { AGENT_SOCKET_PATH } from '../common/agent-api.ts';
+import { CoxError, UsageError, describeError } from '../common/errors.ts';
+import { AgentDaemon } from './daemon.ts';
+import { DEFAULT_DOCKER_SOCKET, DockerRuntime } from './runtime/docker.ts';
+import { createAgentServer, listenUnix } from './server.ts';
+import { DEFAULT_STATE_DIR } from './state.ts';
+import { AGENT_VERSION } from './version.ts';
+
+const USAGE = `usage: cox-agent serve [--socket PATH] [--state-dir DIR] [--docker-socket PATH]
+                       [--backoff-initial-ms N] [--backoff-max-ms N] [--poll-ms N] [--heartbeat-ms N]
+       cox-agent version`;
+
+function positive(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) <= 0) throw new UsageError(`--${name}: expected a positive integer, got "${v}"`);
+  return Number(v);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  try {
+    const [command, ...rest] = argv;
+    if (command === 'version') {
+      process.stdout.write(`${JSON.stringify(AGENT_VERSION)}\n`);
+      return 0;
+    }
+    if (command !== 'serve') throw new UsageError(command ? `unknown command "${command}"\n${USAGE}` : USAGE);
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: rest, strict: true, allowPositionals: false,
+        options: {
+          socket: { type: 'string' }, 'state-dir': { type: 'string' }, 'docker-socket': { type: 'string' },
+          'backoff-initial-ms': { type: 'string' }, 'backoff-max-ms': { type: 'string' }, 'poll-ms': { type: 'string' }, 'heartbeat-ms': { type: 'string' },
+        },
+      }));
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}\n${USAGE}`);
+    }
+    const socket = values.socket ?? AGENT_SOCKET_PATH;
+    const runtime = new DockerRuntime(values['docker-socket'] ?? DEFAULT_DOCKER_SOCKET);
+    const daemon = new AgentDaemon({
+      runtime, log,
+      stateDir: values['state-dir'] ?? DEFAULT_STATE_DIR,
+      backoff: { initialMs: positive('backoff-initial-ms', values['backoff-initial-ms'], 10_000), maxMs: positive('backoff-max-ms', values['backoff-max-ms'], 300_000) },
+      pollMs: positive('poll-ms', values['poll-ms'], 2000),
+      heartbeatMs: positive('heartbeat-ms', values['heartbeat-ms'], 10_000),
+    });
+    const server = createAgentServer(daemon, runtime);
+    await listenUnix(server, socket);
+    log(`cox-agent ${AGENT_VERSION.version} (build ${AGENT_VERSION.build}) serving ${socket}, runtime ${runtime.socketPath}`);
+    await daemon.start();
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string) => { log(`${sig}: stopping (containers keep running)`); resolve(); };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    server.close();
+    server.closeAllConnections();
+    await daemon.stop();
+    await runtime.close();
+    return 0;
+  } catch (err) {
+    log(`cox-agent: ${describeError(err)}`);
+    return err instanceof UsageError ? 2 : err instanceof CoxError ? 1 : 1;
+  }
+}

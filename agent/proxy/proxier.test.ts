@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import type { DesiredService } from '../../common/agent-api.ts';
+import { ServiceChangeTracker } from './change-tracker.ts';
+import { staleUdpFlushes } from './conntrack.ts';
+import { FakeExecutor } from './exec.ts';
+import { createProxier, IpvsProxier, NftablesProxier } from './index.ts';
+import { proxyTable, servicePorts } from './service-ports.ts';
+
+const ctx = { nodeAddress: '198.18.3.11', podCIDR: '100.64.1.0/24', clusterCIDR: '100.64.0.0/16' };
+
+function svc(name: string, vip: string | null, endpoints: string[], protocol: 'TCP' | 'UDP' = 'TCP'): DesiredService {
+  return { namespace: 'default', name, type: 'ClusterIP', clusterIP: vip, ports: [{ name: 'p', protocol, port: 80, endpoints: endpoints.map((ip) => ({ ip, port: 8080, nodeName: 'h1' })) }] };
+}
+
+const nftCalls = (fake: FakeExecutor) => fake.calls.filter((c) => c.argv[0] === 'nft');
+
+describe('service ports and the change tracker', function () {
+  it('drops headless Services, de-duplicates and sorts endpoints, and keys ports by Service, port and protocol', function () {
+    const ports = servicePorts([svc('b', '100.127.0.2', ['100.64.1.10', '100.64.1.9', '100.64.1.10']), svc('a', 'None', ['100.64.1.1']), svc('c', null, [])]);
+    assert.deepEqual(ports.map((p) => [p.key, p.endpoints.map((e) => e.ip)]), [['default/b:p/TCP', ['100.64.1.9', '100.64.1.10']]]);
+  });
+
+  it('reports what the status branch shows: mode, service, VIP, backends sorted, affinity', function () {
+    assert.deepEqual(proxyTable('nftables', servicePorts([svc('b', '100.127.0.2', ['100.64.2.1', '100.64.1.1'])])), {
+      mode: 'nftables',
+      services: [{ service: 'default/b:p', vip: '100.127.0.2', port: 80, protocol: 'TCP', backends: ['100.64.1.1:8080', '100.64.2.1:8080'], sessionAffinity: 'None' }],
+    });
+  });
+
+  it('drops no-op updates, sees an endpoint change as one update, and moves forward only on commit', function () {
+    const tracker = new ServiceChangeTracker();
+    const first = servicePorts([svc('a', '100.127.0.1', ['100.64.1.1']), svc('b', '100.127.0.2', ['100.64.1.2'])]);
+    assert.equal(tracker.changes(first).added.length, 2);
+    tracker.commit(first);
+    const same = servicePorts([svc('b', '100.127.0.2', ['100.64.1.2']), svc('a', '100.127.0.1', ['100.64.1.1'])]);
+    assert.deepEqual(tracker.changes(same), { added: [], updated: [], removed: [], unchanged: 2 });
+    const changed = tracker.changes(servicePorts([svc('a', '100.127.0.1', ['100.64.1.3'])]));
+    assert.deepEqual([changed.updated.map((u) => u.after.key), changed.removed.map((p) => p.key)], [['default/a:p/TCP'], ['default/b:p/TCP']]);
+  });
+
+  it('flushes conntrack for UDP endpoints that went and UDP Services removed, never for TCP', function () {
+    const tracker = new ServiceChangeTracker();
+    tracker.commit(servicePorts([svc('dns', '100.127.0.53', ['100.64.1.2', '100.64.1.3'], 'UDP'), svc('gone', '100.127.0.54', ['100.64.1.4'], 'UDP'), svc('web', '100.127.0.10', ['100.64.1.5'])]));
+    const changes = tracker.changes(servicePorts([svc('dns', '100.127.0.53', ['100.64.1.3'], 'UDP'), svc('web', '100.127.0.10', [])]));
+    assert.deepEqual(staleUdpFlushes(changes), [
+      ['conntrack', '-D', '-p', 'udp', '--orig-dst', '100.127.0.54', '--orig-port-dst', '80'],
+      ['conntrack', '-D', '-p', 'udp', '--orig-dst', '100.127.0.53', '--orig-port-dst', '80', '--dst-nat', '100.64.1.2'],
+    ]);
+  });
+});
+
+describe('nftables proxier with a fake kernel', function () {
+  it('replaces the whole table on its first sync, runs nothing when nothing changed, and only the change after that', async function () {
+    const fake = new FakeExecutor();
+    const proxier = new NftablesProxier(fake);
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1']), svc('b', '100.127.0.2', ['100.64.1.2'])], ctx);
+    assert.match(nftCalls(fake)[0].input!, /^add table ip cox_proxy\ndelete table ip cox_proxy\n/);
+    assert.equal(proxier.lastSync!.full, true);
+    await proxier.sync([svc('b', '100.127.0.2', ['100.64.1.2']), svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    assert.equal(nftCalls(fake).length, 1, 'a no-op sync ran nft');
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1']), svc('b', '100.127.0.2', ['100.64.1.3'])], ctx);
+    const script = nftCalls(fake)[1].input!;
+    assert.doesNotMatch(script, /default\/a\//);
+    assert.match(script, /dnat to 100\.64\.1\.3:8080/);
+    assert.deepEqual([proxier.lastSync!.full, proxier.lastSync!.changed], [false, 1]);
+  });
+
+  it('after a failed sync, throws the failure naming the command and resyncs the whole table next time', async function () {
+    let fail = false;
+    const fake = new FakeExecutor((argv) => (fail && argv[0] === 'nft' ? { code: 1, stderr: 'Error: Could not process rule: No such file or directory' } : undefined));
+    const proxier = new NftablesProxier(fake);
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    fail = true;
+    await assert.rejects(proxier.sync([svc('a', '100.127.0.1', ['100.64.1.2'])], ctx), /proxy: `nft -f -` failed \(exit 1\): Error: Could not process rule/);
+    fail = false;
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.2'])], ctx);
+    assert.equal(proxier.lastSync!.full, true);
+  });
+
+  it('resyncs the whole table when the node address or pod subnet changes', async function () {
+    const fake = new FakeExecutor();
+    const proxier = new NftablesProxier(fake);
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], { ...ctx, nodeAddress: '198.18.3.12' });
+    assert.equal(nftCalls(fake).length, 2);
+    assert.match(nftCalls(fake)[1].input!, /ip daddr 198\.18\.3\.12 /);
+  });
+});
+
+describe('ipvs proxier with a fake kernel', function () {
+  /** A tiny in-memory IPVS and VIP interface answering the proxier's commands. */
+  function fakeKernel() {
+    let save = '';
+    let addresses = '';
+    const fake = new FakeExecutor((argv, input) => {
+      const cmd = argv.join(' ');
+      if (cmd === 'ipvsadm -S -n') return { stdout: save };
+      if (cmd.startsWith('ip -4 -o address show')) return { stdout: addresses };
+      if (cmd === 'ipvsadm --restore') save = applyRestore(save, input!);
+      if (cmd === 'ip -batch -') {
+        for (const line of input!.trim().split('\n')) {
+          const [, verb, cidr] = line.split(' ');
+          if (verb === 'add') addresses += `9: cox-ipvs0    inet ${cidr} scope global cox-ipvs0\n`;
+          else addresses = addresses.split('\n').filter((l) => !l.includes(`inet ${cidr} `)).join('\n');
+        }
+      }
+      return undefined;
+    });
+    return { fake, save: () => save };
+  }
+
+  /** Applies -A/-a/-e/-d/-D lines to a save text, as the kernel would. */
+  function applyRestore(save: string, restore: string): string {
+    let lines = save.split('\n').filter(Boolean);
+    for (const l of restore.trim().split('\n')) {
+      const w = l.split(' ');
+      const vs = `${w[1]} ${w[2]}`;
+      if (w[0] === '-A') lines.push(l);
+      else if (w[0] === '-D') lines = lines.filter((x) => !x.includes(` ${vs} `) && !x.endsWith(` ${vs}`));
+      else if (w[0] === '-a') lines.push(l);
+      else if (w[0] === '-e') lines = lines.map((x) => (x.startsWith(`-a ${vs} -r ${w[4]} `) ? l.replace('-e', '-a') : x));
+      else if (w[0] === '-d') lines = lines.filter((x) => !x.startsWith(`-a ${vs} -r ${w[4]} `));
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  it('drains a removed endpoint, keeps it drained until drainMs has passed, then deletes it', async function () {
+    const { fake, save } = fakeKernel();
+    let now = 1000;
+    const proxier = new IpvsProxier(fake, { drainMs: 30000, now: () => now });
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1', '100.64.1.2'])], ctx);
+    assert.match(save(), /-a -t 100\.127\.0\.1:80 -r 100\.64\.1\.2:8080 -m -w 1/);
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    assert.match(save(), /-r 100\.64\.1\.2:8080 -m -w 0/);
+    now += 10000;
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    assert.match(save(), /-r 100\.64\.1\.2:8080 -m -w 0/, 'deleted before its drain was over');
+    now += 20000;
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    assert.doesNotMatch(save(), /100\.64\.1\.2/);
+  });
+
+  it('creates its VIP interface once, binds the VIPs, and reports mode ipvs with its scheduler', async function () {
+    const { fake } = fakeKernel();
+    const proxier = new IpvsProxier(fake, { scheduler: 'lc' });
+    const table = await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1'])], ctx);
+    assert.equal(fake.calls.filter((c) => c.argv.join(' ') === 'ip link set cox-ipvs0 up').length, 1);
+    assert.deepEqual(fake.calls.find((c) => c.argv.join(' ') === 'ip -batch -')!.input, 'address add 100.127.0.1/32 dev cox-ipvs0\n');
+    assert.deepEqual([table.mode, table.services[0].scheduler], ['ipvs', 'lc']);
+  });
+});
+
+describe('choosing a proxier', function () {
+  const cases: Array<{ name: string; mode: 'auto' | 'ipvs' | 'nftables'; ipvsadm: boolean; procIpVs: boolean; modprobe: boolean; chosen: string }> = [
+    { name: 'auto picks ipvs when /proc/net/ip_vs exists and ipvsadm is installed', mode: 'auto', ipvsadm: true, procIpVs: true, modprobe: false, chosen: 'ipvs' },
+    { name: 'auto picks ipvs when loading the ip_vs module makes it appear', mode: 'auto', ipvsadm: true, procIpVs: false, modprobe: true, chosen: 'ipvs' },
+    { name: 'auto picks nftables when the kernel has no IPVS', mode: 'auto', ipvsadm: true, procIpVs: false, modprobe: false, chosen: 'nftables' },
+    { name: 'auto picks nftables when ipvsadm is missing', mode: 'auto', ipvsadm: false, procIpVs: true, modprobe: true, chosen: 'nftables' },
+    { name: 'an explicit mode is taken as given', mode: 'nftables', ipvsadm: true, procIpVs: true, modprobe: true, chosen: 'nftables' },
+  ];
+  for (const c of cases) {
+    it(c.name, async function () {
+      let loaded = false;
+      const exec = new FakeExecutor((argv) => {
+        if (argv[0] === 'ipvsadm') return { code: c.ipvsadm ? 0 : 127 };
+        if (argv[0] === 'modprobe') return { code: c.modprobe ? ((loaded = true), 0) : 1 };
+        if (argv[0] === 'test') return { code: c.procIpVs || loaded ? 0 : 1 };
+        return undefined;
+      });
+      assert.equal((await createProxier(c.mode, { exec })).mode, c.chosen);
+    });
+  }
+});
