@@ -1,26 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DesiredSource, DesiredLoader, type SourceEvent } from './index.ts';
 import { gitCli, tempRepo } from '../status/testing.ts';
-
-export function podManifest(name: string, image = 'coxswain/busybox:1'): string {
-  return `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  labels:\n    app: ${name}\nspec:\n  containers:\n    - name: app\n      image: ${image}\n`;
-}
-
-export function commitFiles(dir: string, files: Record<string, string | null>, message = 'change'): string {
-  for (const [file, text] of Object.entries(files)) {
-    const full = path.join(dir, file);
-    if (text === null) gitCli(dir, ['rm', '-q', file]);
-    else {
-      mkdirSync(path.dirname(full), { recursive: true });
-      writeFileSync(full, text);
-      gitCli(dir, ['add', file]);
-    }
-  }
-  gitCli(dir, ['commit', '-q', '-m', message]);
-  return gitCli(dir, ['rev-parse', 'HEAD']);
-}
+import { commitFiles, podManifest } from './testing.ts';
 
 function nextEvent(source: DesiredSource, match: (e: SourceEvent) => boolean, timeoutMs = 5000): Promise<SourceEvent & { at: number }> {
   return new Promise((resolve, reject) => {

@@ -32,13 +32,20 @@ export function safeUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+const TRACKING_REMOTE = 'coxswain-tracking';
+
 /** Fetches one ref of the remote into the git directory; returns the remote's oid (undefined when the remote lacks it). */
 export async function fetchRef(gitdir: string, remote: RemoteOptions, ref: string, cache: object = {}): Promise<string | undefined> {
   try {
+    // isomorphic-git records what it fetched under a remote's refspec; give it one of our own.
+    if (!(await git.getConfig({ fs, gitdir, path: `remote.${TRACKING_REMOTE}.fetch` }))) {
+      await git.setConfig({ fs, gitdir, path: `remote.${TRACKING_REMOTE}.fetch`, value: `+refs/*:refs/remotes/${TRACKING_REMOTE}/*` });
+    }
     const result = await git.fetch({
       fs,
       http,
       gitdir,
+      remote: TRACKING_REMOTE,
       url: remote.url,
       ref,
       remoteRef: ref,
