@@ -182,6 +182,19 @@ describe('the lab (index 1, two hosts)', function () {
     assert.match(table, new RegExp(`iifname "coxbr${INDEX}" oifname != "coxbr${INDEX}" drop`));
   });
 
+  it('reports the lab through cox lab status -o json and runs commands through cox lab exec with their exit code', async () => {
+    const cli = join(import.meta.dirname, '../../bin/cox.mjs');
+    const status = await run(['node', cli, 'lab', 'status', '--dir', handle.dir, '-o', 'json'], { timeoutMs: 60_000 });
+    assert.equal(status.code, 0, status.stderr);
+    const report = JSON.parse(status.stdout);
+    assert.equal(report.healthy, true);
+    assert.equal(report.clusterRepo, handle.lab.clusterRepo);
+    assert.deepEqual(report.nodes.map((n: any) => [n.name, n.address, n.podCIDR, n.pid, n.ssh, n.podman]), handle.lab.nodes.map((n) => [n.name, n.address, n.podCIDR, n.pid, true, true]));
+    const exec = await run(['node', cli, 'lab', 'exec', 'h2', '--dir', handle.dir, '--', 'sh', '-c', 'hostname; exit 7'], { timeoutMs: 30_000 });
+    assert.equal(exec.code, 7);
+    assert.equal(exec.stdout, 'h2\n');
+  });
+
   it('tears down and leaves no netns, link, route, nft table or process behind', async () => {
     const lab = handle.lab;
     const pids = lab.nodes.map((n) => n.pid);
