@@ -3,10 +3,10 @@ import { gatewayOf, nftScript, routeCommands } from './index.ts';
 
 describe('pod network plan', () => {
   const cases: { name: string; desired: { cidr: string; via: string }[]; installed: { dst: string; gateway?: string }[]; want: string[] }[] = [
-    { name: 'adds a route to every peer pod subnet via the peer', desired: [{ cidr: '100.64.2.0/24', via: '198.18.2.12' }, { cidr: '100.64.3.0/24', via: '198.18.2.13' }], installed: [], want: ['ip route replace 100.64.2.0/24 via 198.18.2.12 proto 188', 'ip route replace 100.64.3.0/24 via 198.18.2.13 proto 188'] },
+    { name: 'adds a route to every peer pod subnet via the peer', desired: [{ cidr: '100.64.2.0/24', via: '198.18.2.12' }, { cidr: '100.64.3.0/24', via: '198.18.2.13' }], installed: [], want: ['ip route replace 100.64.2.0/24 via 198.18.2.12 proto 147', 'ip route replace 100.64.3.0/24 via 198.18.2.13 proto 147'] },
     { name: 'leaves a route that is already right alone', desired: [{ cidr: '100.64.2.0/24', via: '198.18.2.12' }], installed: [{ dst: '100.64.2.0/24', gateway: '198.18.2.12' }], want: [] },
-    { name: 'replaces a route whose peer address changed', desired: [{ cidr: '100.64.2.0/24', via: '198.18.2.22' }], installed: [{ dst: '100.64.2.0/24', gateway: '198.18.2.12' }], want: ['ip route replace 100.64.2.0/24 via 198.18.2.22 proto 188'] },
-    { name: 'deletes only its own routes to peers that left, by protocol', desired: [], installed: [{ dst: '100.64.3.0/24', gateway: '198.18.2.13' }], want: ['ip route del 100.64.3.0/24 proto 188'] },
+    { name: 'replaces a route whose peer address changed', desired: [{ cidr: '100.64.2.0/24', via: '198.18.2.22' }], installed: [{ dst: '100.64.2.0/24', gateway: '198.18.2.12' }], want: ['ip route replace 100.64.2.0/24 via 198.18.2.22 proto 147'] },
+    { name: 'deletes only its own routes to peers that left, by protocol', desired: [], installed: [{ dst: '100.64.3.0/24', gateway: '198.18.2.13' }], want: ['ip route del 100.64.3.0/24 proto 147'] },
   ];
   for (const c of cases) it(c.name, () => assert.deepEqual(routeCommands(c.desired, c.installed).map((a) => a.join(' ')), c.want));
 

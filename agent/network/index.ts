@@ -21,8 +21,8 @@ import { CoxError } from '../../common/errors.ts';
 import type { ContainerRuntime } from '../runtime/types.ts';
 
 
-/** The route protocol number that marks routes as the agent's (iproute2 allows 0-255; 188 is unassigned). */
-export const ROUTE_PROTO = 188;
+/** The route protocol number that marks routes as the agent's: unassigned in iproute2's rt_protos (186-192 are bgp, isis, ospf, rip, eigrp). */
+export const ROUTE_PROTO = 147;
 export const NFT_TABLE = 'cox_net';
 export const NETWORK_NAME = 'coxswain';
 
@@ -105,8 +105,10 @@ export class PodNetwork {
       if (!own.subnets.includes(podCIDR)) throw new NetworkError(`network ${NETWORK_NAME}`, `has subnet ${own.subnets.join(', ')}, expected ${podCIDR}; remove it (no pods must use it) and restart the agent`);
       return own.name;
     }
+    // A network that already holds the subnet (Podman's default one, configured for it) is used, never changed.
+    // By id: Podman's Docker API lists its default network under Docker's alias "bridge", which it does not resolve.
     const existing = networks.find((n) => n.subnets.includes(podCIDR));
-    if (existing) return existing.name;
+    if (existing) return existing.id;
     await this.runtime.createNetwork({ name: NETWORK_NAME, subnet: podCIDR, gateway: gatewayOf(podCIDR), labels: { 'io.coxswain.managed': 'true' } });
     return NETWORK_NAME;
   }

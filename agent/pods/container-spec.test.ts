@@ -21,6 +21,7 @@ describe('container create bodies', () => {
     const b = infraBody(pod, 'coxswain');
     assert.equal(b.Image, 'coxswain/pause:1');
     assert.equal(b.HostConfig.NetworkMode, 'coxswain');
+    assert.equal(b.NetworkingConfig, undefined);
     assert.equal(b.Labels?.[LABELS.containerRole], 'infra');
     assert.equal(b.Labels?.[LABELS.podUid], pod.uid);
   });

@@ -57,8 +57,8 @@ export function infraBody(pod: DesiredPod, network: string): ContainerCreateBody
     Cmd: INFRA_COMMAND,
     Hostname: (pod.spec.hostname ?? pod.name).slice(0, 63),
     Labels: { ...podLabels(pod, 'infra', 'infra'), [RESTART_COUNT_LABEL]: '0' },
+    // NetworkMode alone attaches the network (Docker and Podman alike); Podman's "bridge" alias has no endpoint config.
     HostConfig: { NetworkMode: network, Init: false },
-    NetworkingConfig: { EndpointsConfig: { [network]: {} } },
   };
 }
 

@@ -214,6 +214,7 @@ export class Kubelet {
       this.counters.syncErrors += 1;
       this.o.log(`pod ${rec.pod.namespace}/${rec.pod.name}: ${describeError(err)}`);
       rec.requeueAtMs = Date.now() + 2000;
+      await this.containersOf(uid).then((containers) => this.publish(rec, containers), () => undefined);
     }
   }
 

@@ -200,15 +200,15 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async listNetworks(): Promise<NetworkInfo[]> {
-    const rows = (await this.json({ method: 'GET', path: '/networks' }, 'list networks')) as { Name: string; Labels?: Record<string, string> | null; IPAM?: { Config?: { Subnet?: string }[] | null } }[];
-    return rows.map((n) => ({ name: n.Name, labels: n.Labels ?? {}, subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter(Boolean) }));
+    const rows = (await this.json({ method: 'GET', path: '/networks' }, 'list networks')) as { Id: string; Name: string; Labels?: Record<string, string> | null; IPAM?: { Config?: { Subnet?: string }[] | null } }[];
+    return rows.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {}, subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter(Boolean) }));
   }
 
   async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
     const res = await this.call({ method: 'GET', path: `/networks/${name}`, ok: [404] }, `inspect network ${name}`);
     if (res.statusCode === 404) { await res.body.dump(); return undefined; }
-    const n = (await res.body.json()) as { Name: string; Labels?: Record<string, string> | null; IPAM?: { Config?: { Subnet?: string }[] | null } };
-    return { name: n.Name, labels: n.Labels ?? {}, subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter(Boolean) };
+    const n = (await res.body.json()) as { Id: string; Name: string; Labels?: Record<string, string> | null; IPAM?: { Config?: { Subnet?: string }[] | null } };
+    return { id: n.Id, name: n.Name, labels: n.Labels ?? {}, subnets: (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter(Boolean) };
   }
 
   async createNetwork(spec: NetworkSpec): Promise<void> {

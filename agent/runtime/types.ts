@@ -98,6 +98,7 @@ export interface NetworkSpec {
 }
 
 export interface NetworkInfo {
+  id: string;
   name: string;
   subnets: string[];
   labels: Record<string, string>;
