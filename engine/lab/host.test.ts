@@ -33,12 +33,14 @@ describe('lab host init script', () => {
     'mount --rbind /run/cox-cgroup /sys/fs/cgroup',
     "mount --bind '/tmp/lab/h2/containers' /var/lib/containers",
     "mount --bind '/tmp/lab/h2/etc-containers' /etc/containers",
+    "mount --bind '/tmp/it'\\''s/h2/private/var/lib/coxswain' /var/lib/coxswain",
+    "mount --bind '/tmp/it'\\''s/h2/private/var/log' /var/log",
     '/usr/sbin/sshd -D',
     'podman system service --time 0 unix:///run/podman/podman.sock',
     'echo ready > /run/cox-host-ready',
     'wait',
   ];
-  it('keeps the cgroup mounts across the fresh /sys and starts sshd and podman only after every mount', () => {
+  it('keeps the cgroup mounts across the fresh /sys, gives the host its own agent and log directories, and starts sshd and podman only after every mount', () => {
     let at = -1;
     for (const line of order) {
       const found = init.indexOf(line, at + 1);

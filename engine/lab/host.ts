@@ -5,12 +5,23 @@
  * use their default paths inside the host and know nothing of the lab.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, waitFor, type RunResult } from './process.ts';
 
 export const CATATONIT = existsSync('/usr/bin/catatonit') ? '/usr/bin/catatonit' : '/usr/libexec/podman/catatonit';
 export const PODMAN_SOCKET = '/run/podman/podman.sock';
+
+/**
+ * Directories every host keeps to itself: hosts see the machine's root
+ * filesystem, and the agent's state, program and logs must not be shared
+ * between hosts (or with the machine) any more than on real hosts.
+ */
+export const PRIVATE_DIRS = ['/var/lib/coxswain', '/usr/local/lib/coxswain', '/etc/coxswain', '/var/log'];
+
+export function privateDirSource(hostDir: string, path: string): string {
+  return join(hostDir, 'private', path);
+}
 
 export interface HostInit {
   name: string;
@@ -40,6 +51,7 @@ mount -t tmpfs -o mode=1777 cox-shm /dev/shm
 mkdir -p /var/lib/containers /etc/containers
 mount --bind ${q(h.storageDir)} /var/lib/containers
 mount --bind ${q(h.containersConfigDir)} /etc/containers
+${PRIVATE_DIRS.map((dir) => `mkdir -p ${dir}\nmount --bind ${q(privateDirSource(h.hostDir, dir))} ${dir}`).join('\n')}
 echo 1 > /proc/sys/net/ipv4/ip_forward
 if [ -w /proc/sys/net/bridge/bridge-nf-call-iptables ]; then echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables; fi
 /usr/sbin/sshd -D -f ${q(h.sshdConfig)} -E ${q(h.sshdLog)} &
@@ -54,6 +66,7 @@ wait
  * returns the root-namespace PID of its PID 1 once the init script has run.
  */
 export async function startHost(netns: string, h: HostInit, timeoutMs = 15000): Promise<number> {
+  for (const dir of PRIVATE_DIRS) mkdirSync(privateDirSource(h.hostDir, dir), { recursive: true });
   const script = join(h.hostDir, 'init.sh');
   writeFileSync(script, initScript(h), { mode: 0o755 });
   const log = openSync(join(h.hostDir, 'init.log'), 'w');

@@ -161,6 +161,17 @@ describe('the lab (index 1, two hosts)', function () {
     assert.equal(result.stdout.trim(), process.versions.node);
   });
 
+  it('keeps the agent state, program and log directories of each host to itself', async () => {
+    const marker = `lab-test-${process.pid}`;
+    for (const dir of ['/var/lib/coxswain', '/usr/local/lib/coxswain', '/var/log']) {
+      const wrote = await labExec(handle.lab, 'h1', ['sh', '-c', `echo h1 > ${dir}/${marker}`]);
+      assert.equal(wrote.code, 0, wrote.stderr);
+      assert.equal((await labExec(handle.lab, 'h1', ['cat', `${dir}/${marker}`])).stdout, 'h1\n');
+      assert.notEqual((await labExec(handle.lab, 'h2', ['test', '-e', `${dir}/${marker}`])).code, 0, `h2 sees h1's ${dir}`);
+      assert.equal(existsSync(`${dir}/${marker}`), false, `the machine sees h1's ${dir}`);
+    }
+  });
+
   it('lets hosts reach each other on the lab network', async () => {
     const [h1, h2] = handle.lab.nodes;
     const ping = await labExec(handle.lab, 'h1', ['busybox', 'ping', '-c', '1', '-W', '2', h2.address], { timeoutMs: 10_000 });
