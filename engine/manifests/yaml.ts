@@ -22,6 +22,9 @@ export interface ParsedDocument {
   locate: (path: FieldPath, which?: 'key' | 'value') => Position;
 }
 
+/** Deeper than this is refused before parsing (real manifests nest about 15 deep). */
+export const MAX_NESTING = 256;
+
 /** Parses every document of a file. Never throws for any input text. */
 export function parseYamlDocuments(text: string): ParsedDocument[] {
   const lineCounter = new LineCounter();
@@ -29,11 +32,22 @@ export function parseYamlDocuments(text: string): ParsedDocument[] {
     const { line, col } = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
     return { line, column: col };
   };
+  const tooDeep = nestingBeyondLimit(text);
+  if (tooDeep !== undefined) {
+    // The parser would exhaust the stack, and a stack overflow inside V8's regular
+    // expression engine can leave the process unable to compile regexps afterwards.
+    lineCounter.addNewLine(0);
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) lineCounter.addNewLine(i + 1);
+    const position = at(tooDeep);
+    const error = { ...position, message: `nesting deeper than ${MAX_NESTING} levels` };
+    return [{ value: undefined, position, errors: [error], locate: () => position }];
+  }
   // YAML 1.1, as kubectl (go-yaml) reads manifests: `mode: 0644` is octal, `yes` is a boolean.
   const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.1' }) as Document[] | { errors?: unknown };
   const list = Array.isArray(documents) ? documents : [];
   return list.map((doc) => {
-    const errors = doc.errors.map((err) => ({ ...at(err.pos[0]), message: cleanMessage(err.message) }));
+    // One broken bracket can produce hundreds of errors; the first few say it all.
+    const errors = doc.errors.slice(0, 5).map((err) => ({ ...at(err.pos[0]), message: cleanMessage(err.message) }));
     let value: unknown;
     if (errors.length === 0 && doc.contents !== null) {
       try {
@@ -50,6 +64,42 @@ export function parseYamlDocuments(text: string): ParsedDocument[] {
       locate: (path, which = 'value') => at(offsetOf(contents, path, which) ?? contents?.range?.[0] ?? 0),
     };
   });
+}
+
+/**
+ * Where the text first nests deeper than MAX_NESTING, counting open flow
+ * brackets and block indentation ("- " and "? " count as a level each).
+ * Quotes are ignored: this is a guard, not a parser.
+ */
+function nestingBeyondLimit(text: string): number | undefined {
+  let flow = 0;
+  let lineStart = true;
+  let block = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      lineStart = true;
+      block = 0;
+      continue;
+    }
+    if (lineStart) {
+      if (c === 32 || c === 9) {
+        block += 0.5;
+      } else if ((c === 45 || c === 63) && (text.charCodeAt(i + 1) === 32 || text.charCodeAt(i + 1) === 9)) {
+        block += 1;
+        i++;
+      } else {
+        lineStart = false;
+      }
+      if (block + flow > MAX_NESTING) return i;
+    }
+    if (c === 91 || c === 123) {
+      if (++flow + block > MAX_NESTING) return i;
+    } else if ((c === 93 || c === 125) && flow > 0) {
+      flow--;
+    }
+  }
+  return undefined;
 }
 
 /**
