@@ -5,7 +5,6 @@
  */
 import type { AgentVersion } from '../common/agent-api.ts';
 
-export const BUILD_PLACEHOLDER = '@@COX_AGENT_BUILD@@';
 const stamped: string = '@@COX_AGENT_BUILD@@';
 
 export const AGENT_VERSION: AgentVersion = {
