@@ -74,7 +74,9 @@ export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
     onError: (err) => log.error('status.commit-failed', { error: describeError(err) }),
   });
 
-  const hosts = new HostManager({ auth, bundle, onProgress: (line) => log.info('hosts.progress', { message: line }) });
+  // Every watch answer is a heartbeat: long-polls that return at least every 2 s keep nodes
+  // Ready within the default grace period whatever the agent's own heartbeat interval.
+  const hosts = new HostManager({ auth, bundle, watchTimeoutSeconds: 2, onProgress: (line) => log.info('hosts.progress', { message: line }) });
   const fleet: HostFleet = {
     sync: (nodes) => hosts.sync(nodes as never),
     subscribe: (listener) => void hosts.subscribe(listener),

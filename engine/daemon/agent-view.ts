@@ -47,6 +47,8 @@ export interface NodeRuntime {
   view?: NodeObservedState;
   /** What the agent had accepted when it (re)connected: the pods to adopt. */
   accepted?: NodeDesiredState;
+  /** When the engine last got an answer from the agent (its liveness, by the engine's clock). */
+  lastSeen?: string;
   /** The last state sent and its generation. */
   sent?: { generation: number; key: string; pods: Set<string> };
 }
@@ -107,7 +109,7 @@ function nodeObject(node: DesiredObject, previous: NodeObject | undefined, runti
     status.nodeInfo = view.info;
     status.images = view.images.map((image) => ({ names: [image] }));
     status.proxy = view.proxy;
-    status.lastHeartbeatTime = view.heartbeatTime;
+    status.lastHeartbeatTime = runtime?.lastSeen ?? view.heartbeatTime;
   }
   const connection = runtime?.connection;
   if (connection && (connection.state === 'refused' || (connection.state === 'unreachable' && !view))) {

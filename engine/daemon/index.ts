@@ -142,6 +142,7 @@ export class Engine {
       }
       case 'watch': {
         runtime.view = applyWatch(runtime.view, event.response);
+        runtime.lastSeen = this.now().toISOString();
         if (runtime.view) this.generations.set(event.node, Math.max(this.generations.get(event.node) ?? 0, runtime.view.generation));
         const onlyHeartbeats = !event.response.snapshot && event.response.changes.every((c) => c.type === 'heartbeat');
         this.trigger(onlyHeartbeats ? 'heartbeat' : `${event.node} reported`);
@@ -156,15 +157,21 @@ export class Engine {
     this.options.metrics.sshConnections.replace([...counts].map(([state, n]) => [{ state }, n]));
   }
 
-  /** Every Node in Git reached or given up on (refused, unreachable), or the grace time over. */
+  /**
+   * Before the first pass, every Node in Git answered (its agent's pods are
+   * then adopted and the scheduler sees every node) or was refused, or the
+   * grace time is over: scheduling onto the first node that happens to
+   * connect would pile every pod there.
+   */
   private everyNodeSettled(nodes: DesiredObject[]): boolean {
     if (this.settled) return true;
     const waiting = nodes.filter((node) => {
       const runtime = this.runtimes.get(node.metadata.name);
-      if (!runtime || runtime.connection.state === 'connecting') return true;
-      return runtime.connection.state === 'connected' && !runtime.view;
+      if (!runtime) return true;
+      if (runtime.connection.state === 'refused') return false;
+      return !(runtime.connection.state === 'connected' && runtime.view);
     });
-    this.settled = waiting.length === 0 || Date.now() - this.startedAt >= (this.options.connectGraceMs ?? 10_000);
+    this.settled = waiting.length === 0 || Date.now() - this.startedAt >= (this.options.connectGraceMs ?? 15_000);
     if (this.settled && waiting.length > 0) this.options.log.warn('engine.start-without', { nodes: waiting.map((n) => n.metadata.name).join(',') });
     return this.settled;
   }
