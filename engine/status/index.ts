@@ -16,8 +16,8 @@
  */
 export { StatusWriter, DEFAULT_STATUS_BRANCH, packRepository, desiredCommitOf } from './writer.ts';
 export type { StatusWriterOptions, StatusCommit, StatusDelta } from './writer.ts';
-export { readStatus, readStatusSnapshot, readStatusHistory, readStatusFile, changedPaths } from './read.ts';
-export type { StatusSnapshot, StatusHistoryEntry } from './read.ts';
+export { readStatus, readStatusSnapshot, readStatusHistory, readStatusFile, changedPaths, summarizeCommit } from './read.ts';
+export type { StatusSnapshot, StatusHistoryEntry, CommitSummary } from './read.ts';
 export { pathOf, objectsByPath, renderObject, renderStatusMarkdown, parseStatusFiles, withoutHeartbeats, STATUS_MD, ERRORS_FILE } from './render.ts';
 export type { StatusObject } from './render.ts';
 export { describeChange, composeMessage, parseTrailers, DESIRED_TRAILER, REASON_TRAILER, REFUSED_TRAILER } from './messages.ts';

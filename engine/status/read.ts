@@ -134,3 +134,21 @@ export async function readStatusFile(repoDir: string, commit: string, file: stri
     throw new GitError(`${file} at ${commit}: ${(err as Error).message}`, { file, commit }, { cause: err });
   }
 }
+
+export interface CommitSummary {
+  oid: string;
+  author: string;
+  email: string;
+  time: Date;
+  subject: string;
+}
+
+/** Author and subject of a commit (e.g. the desired commit a status commit names), or undefined when this clone lacks it. */
+export async function summarizeCommit(repoDir: string, oid: string, cache: object = {}): Promise<CommitSummary | undefined> {
+  try {
+    const { commit } = await git.readCommit({ fs, gitdir: resolveGitDir(repoDir), oid, cache });
+    return { oid, author: commit.author.name, email: commit.author.email, time: new Date(commit.author.timestamp * 1000), subject: commit.message.split('\n')[0] };
+  } catch {
+    return undefined;
+  }
+}
