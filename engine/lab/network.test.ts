@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { bridgeCommands, guardRuleset, hostNetworkCommands } from './network.ts';
+import { bridgeCommands, guardRuleset, hostNetworkCommands, ipBatches } from './network.ts';
 import { labNames, nodeNames } from './state.ts';
 
 describe('lab names and addresses', () => {
@@ -41,4 +41,20 @@ describe('lab network commands', () => {
     assert.match(rules, /oifname "coxbr4" iifname != "coxbr4" drop/);
     assert.match(rules, /hook forward/);
   });
+});
+
+describe('ip batches', () => {
+  it('runs a host’s commands as one batch in the root namespace and one inside its netns', () => {
+    const batches = ipBatches(hostNetworkCommands(0, 2));
+    assert.deepEqual(batches.map((b) => b.netns), [undefined, 'cox0-h2']);
+    assert.equal(batches[0].lines[0], 'netns add cox0-h2');
+    assert.equal(batches[1].lines.at(-1), 'route add 100.127.0.0/24 via 198.18.0.1 src 198.18.0.12');
+  });
+
+  it('keeps the order of commands that switch namespaces back and forth', () => {
+    const batches = ipBatches([['ip', 'link', 'add', 'a'], ['ip', '-n', 'x', 'link', 'set', 'lo', 'up'], ['ip', 'link', 'del', 'a']]);
+    assert.deepEqual(batches, [{ netns: undefined, lines: ['link add a'] }, { netns: 'x', lines: ['link set lo up'] }, { netns: undefined, lines: ['link del a'] }]);
+  });
+
+  it('refuses anything that is not an ip command', () => assert.throws(() => ipBatches([['nft', 'list', 'ruleset']]), /not an ip command: nft list ruleset/));
 });

@@ -55,8 +55,36 @@ export function hostNetworkCommands(index: number, i: number): string[][] {
   ];
 }
 
+/**
+ * Runs `ip` argv lists through `ip -batch`, one process per run of
+ * consecutive commands for the same namespace (`ip -n NS ...`), instead of
+ * one process per command: lab up spawns a few processes, not dozens.
+ */
+export function ipBatches(commands: string[][]): { netns?: string; lines: string[] }[] {
+  const batches: { netns?: string; lines: string[] }[] = [];
+  for (const argv of commands) {
+    if (argv[0] !== 'ip') throw new Error(`not an ip command: ${argv.join(' ')}`);
+    const netns = argv[1] === '-n' ? argv[2] : undefined;
+    const line = argv.slice(netns ? 3 : 1).join(' ');
+    const last = batches.at(-1);
+    if (last && last.netns === netns) last.lines.push(line);
+    else batches.push({ netns, lines: [line] });
+  }
+  return batches;
+}
+
+/** With force, a failing line does not stop the lines after it (clean-up of what may be half there). */
+export async function runIp(commands: string[][], options: { force?: boolean } = {}): Promise<void> {
+  for (const batch of ipBatches(commands)) {
+    const argv = ['ip', ...(options.force ? ['-force'] : []), ...(batch.netns ? ['-n', batch.netns] : []), '-batch', '-'];
+    const input = `${batch.lines.join('\n')}\n`;
+    if (options.force) await run(argv, { input });
+    else await must(argv, { input });
+  }
+}
+
 export async function createBridge(index: number): Promise<void> {
-  for (const argv of bridgeCommands(index)) await must(argv);
+  await runIp(bridgeCommands(index));
 }
 
 export async function installGuard(index: number): Promise<void> {
@@ -65,7 +93,7 @@ export async function installGuard(index: number): Promise<void> {
 }
 
 export async function createHostNetwork(index: number, i: number): Promise<void> {
-  for (const argv of hostNetworkCommands(index, i)) await must(argv);
+  await runIp(hostNetworkCommands(index, i));
 }
 
 export async function linkExists(name: string): Promise<boolean> {
@@ -104,13 +132,16 @@ export async function netnsPids(netns: string): Promise<number[]> {
 export async function removeNetwork(index: number): Promise<void> {
   const names = labNames(index);
   const links = await listLinks();
-  for (const link of links.filter((l) => l.startsWith(names.vethPrefix) && /^\d+$/.test(l.slice(names.vethPrefix.length)))) {
-    await run(['ip', 'link', 'del', link]);
-  }
-  for (const netns of (await listNetns()).filter((n) => n.startsWith(names.netnsPrefix))) {
-    await must(['ip', 'netns', 'del', netns]);
-  }
-  if (links.includes(names.bridge)) await run(['ip', 'link', 'del', names.bridge]);
+  const veths = links.filter((l) => l.startsWith(names.vethPrefix) && /^\d+$/.test(l.slice(names.vethPrefix.length)));
+  const netnses = (await listNetns()).filter((n) => n.startsWith(names.netnsPrefix));
+  // veths before their netns: `ip netns del` is asynchronous, and a veth still in a dying netns makes the next `up` fail with "File exists"
+  await runIp([
+    ...veths.map((veth) => ['ip', 'link', 'del', veth]),
+    ...netnses.map((netns) => ['ip', 'netns', 'del', netns]),
+    ...(links.includes(names.bridge) ? [['ip', 'link', 'del', names.bridge]] : []),
+  ], { force: true });
+  const left = (await listNetns()).filter((n) => n.startsWith(names.netnsPrefix));
+  if (left.length > 0) throw new Error(`could not delete network namespace(s) ${left.join(', ')}`);
   if (await nftTableExists(index)) await must(['nft', 'delete', 'table', 'inet', names.nftTable]);
   const otherLabs = (await listLinks()).filter((l) => /^coxbr\d+$/.test(l));
   if (otherLabs.length === 0) {
