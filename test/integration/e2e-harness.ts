@@ -41,6 +41,19 @@ export class ClusterRepo {
     return (await git(this.dir, ['rev-parse', 'HEAD'])).stdout.trim();
   }
 
+  /** A commit of the working tree that main does not point at yet (what a pull request proposes). */
+  async propose(message: string): Promise<string> {
+    await git(this.dir, ['add', '-A']);
+    const tree = (await git(this.dir, ['write-tree'])).stdout.trim();
+    return (await git(this.dir, ['commit-tree', tree, '-p', 'HEAD', '-m', message], { env: identity })).stdout.trim();
+  }
+
+  /** Moves main to a proposed commit (the merge). */
+  async advance(commit: string): Promise<void> {
+    const head = (await git(this.dir, ['rev-parse', 'HEAD'])).stdout.trim();
+    await git(this.dir, ['update-ref', 'refs/heads/main', commit, head]);
+  }
+
   async status(): Promise<ObservedState & { refusedCommit?: string }> {
     return (await readStatusSnapshot(this.dir)).observed;
   }
@@ -121,7 +134,7 @@ export function isReady(pod: PodObject): boolean {
   return pod.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
-/** A Deployment serving "<hostname> <version>" on 8080 with busybox httpd, and its Service. */
+/** A Deployment serving "<pod name> <version>" on 8080 with busybox httpd, and its Service. */
 export function webApp(options: { name: string; replicas: number; version: string; vip?: string; namespace?: string }): string {
   const ns = options.namespace ?? 'default';
   return `apiVersion: apps/v1
@@ -140,9 +153,11 @@ spec:
       containers:
         - name: web
           image: coxswain/busybox:1
-          command: [sh, -c, 'mkdir -p /www && echo "$(hostname) $VERSION" > /www/index.html && exec httpd -f -p 8080 -h /www']
+          command: [sh, -c, 'mkdir -p /www && echo "$POD_NAME $VERSION" > /www/index.html && exec httpd -f -p 8080 -h /www']
           env:
             - {name: VERSION, value: "${options.version}"}
+            - name: POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
           ports:
             - {containerPort: 8080}
           readinessProbe:
