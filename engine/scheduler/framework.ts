@@ -84,6 +84,8 @@ export interface SnapshotView {
   allPods(): Iterable<PodInfo>;
   /** Bound pods that carry required anti-affinity terms that could match `pod`. */
   antiAffinityCandidates(pod: PodInfo): Iterable<PodInfo>;
+  /** On how many nodes an image is present. */
+  nodesWithImage(image: string): number;
   /** Number of nodes per value of a topology label. */
   topologyDomains(key: string): ReadonlyMap<string, number>;
   /** Bound pods of one owner per value of a topology label. */

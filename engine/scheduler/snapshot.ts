@@ -92,6 +92,7 @@ export class Snapshot implements SnapshotView {
       this.nodes.push(info);
       this.byName.set(n.name, info);
     }
+    for (const n of this.nodes) for (const image of n.images) this.imageCounts.set(image, (this.imageCounts.get(image) ?? 0) + 1);
     this.summary = {
       unschedulable: this.nodes.some((n) => n.unschedulable),
       unhealthy: this.nodes.some((n) => conditionProblems(n.conditions).length > 0),
@@ -106,6 +107,13 @@ export class Snapshot implements SnapshotView {
   /** A stable hash of the node's name (the tie-break's node half). */
   nodeHash(node: NodeInfo): number {
     return this.hashes[node.index];
+  }
+
+  private readonly imageCounts = new Map<string, number>();
+
+  /** On how many nodes an image is present. */
+  nodesWithImage(image: string): number {
+    return this.imageCounts.get(image) ?? 0;
   }
 
   node(name: string): NodeInfo | undefined {
@@ -125,7 +133,12 @@ export class Snapshot implements SnapshotView {
     node.nonZeroRequested.memory += pod.nonZeroRequested.memory;
     node.nonZeroRequested.pods += 1;
     for (const p of pod.hostPorts) node.hostPorts.add(p);
-    for (const c of pod.spec.containers ?? []) if (c.image) node.images.add(c.image);
+    for (const c of pod.spec.containers ?? []) {
+      if (c.image && !node.images.has(c.image)) {
+        node.images.add(c.image);
+        this.imageCounts.set(c.image, (this.imageCounts.get(c.image) ?? 0) + 1);
+      }
+    }
     this.bound.push(pod);
     for (const k in pod.labels) {
       const key = `${k}=${pod.labels[k]}`;

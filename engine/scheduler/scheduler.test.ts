@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { PodSpec, Taint, Toleration } from '../../schemas/types.generated.ts';
+import { Scheduler, Snapshot, podInfo, formatFitError, numFeasibleNodesToFind, type NodeInput, type PodInfo } from './index.ts';
+import { fits } from './plugins/node-resources-fit.ts';
+import { tolerates } from './framework.ts';
+
+const GiB = 1024 ** 3;
+
+function nodeWith(name: string, extra: Partial<NodeInput> = {}): NodeInput {
+  return { name, allocatable: { milliCPU: 4000, memory: 8 * GiB, pods: 110 }, conditions: [{ type: 'Ready', status: 'True' }], ...extra };
+}
+const nodeWithTaints = (name: string, ...taints: Taint[]) => nodeWith(name, { taints });
+const nodeWithLabels = (name: string, labels: Record<string, string>) => nodeWith(name, { labels });
+
+function pod(name: string, spec: Partial<PodSpec> = {}, labels: Record<string, string> = {}, owner?: string): PodInfo {
+  return podInfo({ namespace: 'default', name, labels, owner, spec: { containers: [{ name: 'c', image: 'img:1' }], ...spec } as PodSpec });
+}
+const podWithTolerations = (name: string, ...tolerations: Toleration[]) => pod(name, { tolerations });
+const podRequesting = (name: string, cpu: string, memory: string) => pod(name, { containers: [{ name: 'c', image: 'img:1', resources: { requests: { cpu, memory } } }] } as Partial<PodSpec>);
+
+function scheduleOne(nodes: NodeInput[], p: PodInfo, bound: Array<[PodInfo, string]> = []) {
+  const snapshot = new Snapshot(nodes);
+  for (const [b, n] of bound) snapshot.assume(b, n);
+  return new Scheduler(snapshot).schedule(p);
+}
+
+describe('scheduler filters', () => {
+  const cases: Array<{ name: string; nodes: NodeInput[]; pod: PodInfo; bound?: Array<[PodInfo, string]>; expect: string }> = [
+    { name: 'a pod goes to the only node that is not cordoned', nodes: [nodeWith('a', { unschedulable: true }), nodeWith('b')], pod: pod('p'), expect: 'b' },
+    { name: 'a cordoned node is refused in kube-scheduler words', nodes: [nodeWith('a', { unschedulable: true })], pod: pod('p'), expect: '0/1 nodes are available: 1 node(s) were unschedulable.' },
+    { name: 'a NotReady node takes no pods', nodes: [nodeWith('a', { conditions: [{ type: 'Ready', status: 'False' }] }), nodeWith('b')], pod: pod('p'), expect: 'b' },
+    { name: 'a node under memory pressure is refused with its reason', nodes: [nodeWith('a', { conditions: [{ type: 'Ready', status: 'True' }, { type: 'MemoryPressure', status: 'True' }] })], pod: pod('p'), expect: '0/1 nodes are available: 1 node(s) had memory pressure.' },
+    { name: 'a pod that names its node runs there', nodes: [nodeWith('a'), nodeWith('b'), nodeWith('c')], pod: pod('p', { nodeName: 'c' }), expect: 'c' },
+    { name: 'a nodeSelector picks the labelled node', nodes: [nodeWith('a'), nodeWithLabels('b', { disk: 'ssd' })], pod: pod('p', { nodeSelector: { disk: 'ssd' } }), expect: 'b' },
+    { name: 'required node affinity with NotIn excludes a zone', nodes: [nodeWithLabels('a', { zone: 'x' }), nodeWithLabels('b', { zone: 'y' })], pod: pod('p', { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['x'] }] }] } } } } as Partial<PodSpec>), expect: 'b' },
+    { name: 'an untolerated NoSchedule taint is named in the reason', nodes: [nodeWithTaints('a', { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' })], pod: pod('p'), expect: '0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}.' },
+    { name: 'a matching toleration admits a tainted node', nodes: [nodeWithTaints('a', { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' })], pod: podWithTolerations('p', { key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }), expect: 'a' },
+    { name: 'a PreferNoSchedule taint only lowers the score', nodes: [nodeWithTaints('a', { key: 'k', effect: 'PreferNoSchedule' }), nodeWith('b')], pod: pod('p'), expect: 'b' },
+    { name: 'a pod that needs more memory than any node has is refused', nodes: [nodeWith('a'), nodeWith('b')], pod: podRequesting('p', '100m', '9Gi'), expect: '0/2 nodes are available: 2 Insufficient memory.' },
+    { name: 'a hostPort already bound on a node sends the pod elsewhere', nodes: [nodeWith('a'), nodeWith('b')], pod: pod('p', { containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort: 8080 }] }] } as Partial<PodSpec>), bound: [[pod('q', { containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort: 8080 }] }] } as Partial<PodSpec>), 'a']], expect: 'b' },
+    { name: 'required anti-affinity on the hostname keeps two replicas apart', nodes: [nodeWith('a'), nodeWith('b')], pod: pod('p', { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }] } } } as Partial<PodSpec>, { app: 'web' }), bound: [[pod('q', {}, { app: 'web' }), 'a']], expect: 'b' },
+    { name: 'an existing pod’s anti-affinity keeps a matching pod off its node', nodes: [nodeWith('a'), nodeWith('b')], pod: pod('p', {}, { app: 'web' }), bound: [[pod('q', { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }] } } } as Partial<PodSpec>), 'a']], expect: 'b' },
+    { name: 'required pod affinity on a zone label follows the cache into its zone', nodes: [nodeWithLabels('a', { zone: 'x' }), nodeWithLabels('b', { zone: 'y' }), nodeWithLabels('c', { zone: 'y' })], pod: pod('p', { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'cache' } }, topologyKey: 'zone' }] } } } as Partial<PodSpec>), bound: [[pod('cache', {}, { app: 'cache' }), 'a']], expect: 'a' },
+    { name: 'required pod affinity with no matching pod anywhere is unschedulable', nodes: [nodeWith('a')], pod: pod('p', { affinity: { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'cache' } }, topologyKey: 'kubernetes.io/hostname' }] } } } as Partial<PodSpec>), expect: "0/1 nodes are available: 1 node(s) didn't match pod affinity rules." },
+    { name: 'mixed reasons are counted and ordered like kube-scheduler', nodes: [nodeWith('a', { allocatable: { milliCPU: 4000, memory: GiB, pods: 110 } }), nodeWith('b', { allocatable: { milliCPU: 4000, memory: GiB, pods: 110 } }), nodeWithTaints('c', { key: 'dedicated', value: 'gpu', effect: 'NoSchedule' })], pod: podRequesting('p', '100m', '2Gi'), expect: '0/3 nodes are available: 2 Insufficient memory, 1 node(s) had untolerated taint {dedicated: gpu}.' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const result = scheduleOne(c.nodes, c.pod, c.bound);
+      assert.equal(result.ok ? result.binding.node : result.error.message, c.expect);
+    });
+  }
+});
+
+describe('scheduler scoring and helpers', () => {
+  it('LeastAllocated spreads load to the emptier node', () => {
+    const r = scheduleOne([nodeWith('a'), nodeWith('b')], podRequesting('p', '1', '1Gi'), [[podRequesting('x', '2', '4Gi'), 'a']]);
+    assert.ok(r.ok && r.binding.node === 'b');
+  });
+  it('MostAllocated packs onto the fuller node', () => {
+    const snapshot = new Snapshot([nodeWith('a'), nodeWith('b')], { scoringStrategy: 'MostAllocated' });
+    snapshot.assume(podRequesting('x', '2', '4Gi'), 'a');
+    const r = new Scheduler(snapshot).schedule(podRequesting('p', '1', '1Gi'));
+    assert.ok(r.ok && r.binding.node === 'a');
+  });
+  it('preferred node affinity wins over an otherwise equal node', () => {
+    const p = pod('p', { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } }] } } } as Partial<PodSpec>);
+    const r = scheduleOne([nodeWith('a'), nodeWithLabels('b', { disk: 'ssd' }), nodeWith('c')], p);
+    assert.ok(r.ok && r.binding.node === 'b');
+  });
+  it('pods of one owner spread across nodes', () => {
+    const snapshot = new Snapshot([nodeWith('a'), nodeWith('b'), nodeWith('c')]);
+    const scheduler = new Scheduler(snapshot);
+    const nodes = [0, 1, 2].map((i) => { const r = scheduler.schedule(pod(`p${i}`, {}, { app: 'x' }, 'Deployment/default/x')); return r.ok ? r.binding.node : ''; });
+    assert.deepEqual([...nodes].sort(), ['a', 'b', 'c']);
+  });
+  it('fits() names every missing resource', () => {
+    const snapshot = new Snapshot([nodeWith('a', { allocatable: { milliCPU: 500, memory: GiB, pods: 1 } })]);
+    snapshot.assume(pod('x'), 'a');
+    assert.deepEqual(fits(podRequesting('p', '1', '2Gi'), snapshot.node('a')!), ['Too many pods', 'Insufficient cpu', 'Insufficient memory']);
+  });
+  it('a toleration with operator Exists and no key tolerates every taint', () => {
+    assert.equal(tolerates({ operator: 'Exists' }, { key: 'anything', effect: 'NoExecute' }), true);
+  });
+  it('the number of nodes evaluated follows kube-scheduler’s adaptive percentage', () => {
+    assert.deepEqual([50, 100, 1000, 5000, 10000].map((n) => numFeasibleNodesToFind(n)), [50, 100, 420, 500, 500]);
+  });
+  it('a fit error with no nodes says so', () => {
+    assert.equal(formatFitError(0, new Map()), '0/0 nodes are available.');
+  });
+});
+
+describe('scheduler properties', () => {
+  it('never overcommits a node, whatever the pods ask for', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ cpu: fc.integer({ min: 500, max: 4000 }), memGi: fc.integer({ min: 1, max: 16 }) }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.record({ cpu: fc.integer({ min: 0, max: 2000 }), memMi: fc.integer({ min: 0, max: 8192 }) }), { maxLength: 60 }),
+        (nodes, pods) => {
+          const snapshot = new Snapshot(nodes.map((n, i) => nodeWith(`n${i}`, { allocatable: { milliCPU: n.cpu, memory: n.memGi * GiB, pods: 10 } })));
+          const scheduler = new Scheduler(snapshot);
+          pods.forEach((p, i) => scheduler.schedule(podRequesting(`p${i}`, `${p.cpu}m`, `${p.memMi}Mi`)));
+          for (const n of snapshot.nodes) {
+            assert.ok(n.requested.milliCPU <= n.allocatable.milliCPU, `${n.name} cpu ${n.requested.milliCPU} > ${n.allocatable.milliCPU}`);
+            assert.ok(n.requested.memory <= n.allocatable.memory, `${n.name} memory overcommitted`);
+            assert.ok(n.requested.pods <= n.allocatable.pods, `${n.name} has too many pods`);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+  it('gives identical bindings for identical inputs', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 150 }), fc.integer({ min: 1, max: 200 }), (nodeCount, podCount) => {
+        const run = () => {
+          const scheduler = new Scheduler(new Snapshot(Array.from({ length: nodeCount }, (_, i) => nodeWith(`n${i}`))));
+          return Array.from({ length: podCount }, (_, i) => { const r = scheduler.schedule(podRequesting(`p${i}`, '100m', '100Mi')); return r.ok ? r.binding.node : r.error.message; });
+        };
+        assert.deepEqual(run(), run());
+      }),
+      { numRuns: 30 },
+    );
+  });
+});
