@@ -11,8 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, writeFile, readdir } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, readdir } from 'node:fs/promises';
 import fs from 'node:fs';
 import path from 'node:path';
 import git from 'isomorphic-git';
@@ -56,27 +56,34 @@ export class ObjectWriter {
     this.objectsDir = path.join(gitdir, 'objects');
   }
 
+  /**
+   * Synchronous on purpose: a commit writes a few dozen small files, and the
+   * thread-pool round trips of async fs calls cost more than the writes.
+   */
   async write(type: ObjectType, content: Buffer): Promise<string> {
+    return this.writeSync(type, content);
+  }
+
+  writeSync(type: ObjectType, content: Buffer): string {
     const { oid, raw } = hashObject(type, content);
     const dir = path.join(this.objectsDir, oid.slice(0, 2));
     const file = path.join(dir, oid.slice(2));
+    if (existsSync(file)) return oid;
     if (!this.knownDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
       this.knownDirs.add(dir);
-    } else if (existsSync(file)) {
-      return oid;
     }
     const tmp = path.join(dir, `tmp_obj_${process.pid}_${oid.slice(2, 10)}_${Math.random().toString(36).slice(2, 8)}`);
     const data = deflateSync(raw, { level: 1 });
     try {
-      await writeFile(tmp, data, { mode: 0o444 });
+      writeFileSync(tmp, data, { mode: 0o444 });
     } catch (err) {
       // `git repack` (prune-packed) removes emptied fan-out directories.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await mkdir(dir, { recursive: true });
-      await writeFile(tmp, data, { mode: 0o444 });
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(tmp, data, { mode: 0o444 });
     }
-    await rename(tmp, file);
+    renameSync(tmp, file);
     this.written++;
     return oid;
   }

@@ -75,12 +75,34 @@ export function withoutHeartbeats(node: NodeObject): NodeObject {
 
 /** JSON with sorted keys: equal for equal content whatever the key order, so key order never makes a commit. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]));
+  const parts: string[] = [];
+  writeCanonical(value, parts);
+  return parts.join('');
+}
+
+function writeCanonical(value: unknown, out: string[]): void {
+  if (value === null || typeof value !== 'object') {
+    out.push(value === undefined ? 'null' : JSON.stringify(value));
+    return;
+  }
+  if (Array.isArray(value)) {
+    out.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i) out.push(',');
+      writeCanonical(value[i] === undefined ? null : value[i], out);
     }
-    return v;
-  });
+    out.push(']');
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  out.push('{');
+  for (let i = 0; i < keys.length; i++) {
+    if (i) out.push(',');
+    out.push(JSON.stringify(keys[i]), ':');
+    writeCanonical(obj[keys[i]], out);
+  }
+  out.push('}');
 }
 
 const TOP_LEVEL_ORDER = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
