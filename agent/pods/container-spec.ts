@@ -65,7 +65,7 @@ export function infraBody(pod: DesiredPod, network: string): ContainerCreateBody
 /** The create body for an init or app container; throws EnvError for an unresolvable reference. */
 export function containerBody(
   pod: DesiredPod, container: Container, role: 'init' | 'app', attempt: number,
-  infraId: string, volumes: VolumePlan, ctx: FieldContext,
+  infraId: string, volumes: VolumePlan, ctx: FieldContext & { shareHostname?: boolean },
 ): ContainerCreateBody {
   const env = resolveEnv(pod, container, ctx);
   const limits = container.resources?.limits ?? {};
@@ -91,6 +91,8 @@ export function containerBody(
   if (container.command) body.Entrypoint = container.command.map((c) => expand(c, env));
   if (container.args) body.Cmd = container.args.map((a) => expand(a, env));
   else if (container.command) body.Cmd = [];
+  // Podman lets a container that joins a sandbox carry the pod's hostname (Docker refuses the combination).
+  if (ctx.shareHostname) body.Hostname = (pod.spec.hostname ?? pod.name).slice(0, 63);
   if (container.workingDir) body.WorkingDir = container.workingDir;
   if (container.securityContext?.privileged) body.HostConfig.Privileged = true;
   return body;

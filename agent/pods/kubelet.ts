@@ -328,7 +328,7 @@ export class Kubelet {
       if (plan.error) throw new EnvError(plan.error);
       const volumesKey = JSON.stringify(plan.files.map((f) => [f.path, f.content, f.mode]));
       if (rec.volumesReady !== volumesKey) { await applyVolumes(plan); rec.volumesReady = volumesKey; }
-      body = containerBody(pod, spec, a.role, a.attempt, a.infraId, plan, { podIP, hostIP: this.desired?.nodeAddress, nodeName: this.desired?.node });
+      body = containerBody(pod, spec, a.role, a.attempt, a.infraId, plan, { podIP, hostIP: this.desired?.nodeAddress, nodeName: this.desired?.node, shareHostname: this.o.runtimeName() === 'podman' });
       rec.configErrors.delete(spec.name);
     } catch (err) {
       if (!(err instanceof EnvError)) throw err;

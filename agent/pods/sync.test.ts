@@ -35,6 +35,7 @@ describe('pod sync decision', () => {
     { name: 'a changed container spec stops the running container with the grace period', inputs: () => { const p = podWith({ terminationGracePeriodSeconds: 5 }); return { pod: p, containers: [containerOf(p, 'infra'), containerOf(p, 'app', { hash: 'old' })], nowMs: T0 }; }, want: ['stop app grace=5'] },
     { name: 'a failed liveness probe stops the container', inputs: () => { const c = containerOf(pod, 'app'); return { pod, containers: [containerOf(pod, 'infra'), c], nowMs: T0, unhealthy: new Map([[c.id, 'Liveness probe failed']]) }; }, want: ['stop app grace=30'] },
     { name: 'a dead sandbox stops the app containers and is recreated', inputs: () => ({ pod, containers: [containerOf(pod, 'infra', { running: false }), containerOf(pod, 'app')], nowMs: T0 }), want: ['remove infra', 'stop app grace=30', 'createInfra'] },
+    { name: 'a dead sandbox that containers still join is kept until they are gone', inputs: () => { const dead = containerOf(pod, 'infra', { running: false }); return { pod, containers: [dead, containerOf(pod, 'infra'), containerOf(pod, 'app', { running: false, exitCode: 1, infraId: dead.id })], nowMs: T0 }; }, want: ['start app app #1'] },
     { name: 'a container no longer in the spec is stopped and removed', inputs: () => { const other = podWith({ containers: [{ name: 'app', image: 'x' }, { name: 'sidecar', image: 'x' }] }); return { pod, containers: [containerOf(pod, 'infra'), containerOf(pod, 'app'), containerOf(other, 'sidecar')], nowMs: T0 }; }, want: ['stop sidecar grace=30', 'remove sidecar'] },
     { name: 'attempts older than the previous one are removed', inputs: () => ({ pod, containers: [containerOf(pod, 'infra'), containerOf(pod, 'app', { attempt: 3 }), containerOf(pod, 'app', { attempt: 2, running: false }), containerOf(pod, 'app', { attempt: 1, running: false })], nowMs: T0 }), want: ['remove app'] },
     { name: 'a blocked image pull makes the container wait with the block reason', inputs: () => ({ pod, containers: [containerOf(pod, 'infra')], nowMs: T0, blocked: new Map([['app', { reason: 'ImagePullBackOff', message: 'Back-off pulling image' }]]) }), want: [], waiting: 'app:ImagePullBackOff' },
@@ -76,8 +77,8 @@ describe('pod sync decision', () => {
     assert.equal(d.requeueAfterMs, 9000);
   });
 
-  it('tears a pod down app containers first with their grace, then the sandbox, then removes all', () => {
+  it('tears a pod down app containers first with their grace, then the sandbox, then removes them with the sandbox last', () => {
     const containers = [containerOf(pod, 'infra'), containerOf(pod, 'app'), containerOf(pod, 'app', { attempt: 1, running: false })];
-    assert.deepEqual(summary(teardown(containers, 7)), ['stop app grace=7', 'stop infra grace=0', 'remove infra', 'remove app', 'remove app']);
+    assert.deepEqual(summary(teardown(containers, 7)), ['stop app grace=7', 'stop infra grace=0', 'remove app', 'remove app', 'remove infra']);
   });
 });

@@ -92,7 +92,9 @@ export function decide(inputs: SyncInputs): PodDecision {
   // The sandbox: exactly one running infra container.
   const infras = containers.filter((c) => c.labels[LABELS.containerRole] === 'infra').sort((a, b) => b.created.localeCompare(a.created));
   const infra = infras.find((c) => c.state.running);
-  for (const c of infras) if (c !== infra) actions.push({ type: 'removeContainer', id: c.id, container: 'infra', reason: 'sandbox not running' });
+  // A dead sandbox goes once no container joins its network namespace any more (the runtime refuses before).
+  const joined = (c: ContainerInfo) => containers.some((o) => o.networkMode === `container:${c.id}`);
+  for (const c of infras) if (c !== infra && !joined(c)) actions.push({ type: 'removeContainer', id: c.id, container: 'infra', reason: 'sandbox not running' });
   if (!infra) {
     for (const list of named.values()) for (const c of list) if (c.state.running) actions.push({ type: 'stopContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', graceSeconds: grace, reason: 'sandbox is gone' });
     actions.push({ type: 'createInfra' });
@@ -165,6 +167,10 @@ export function teardown(containers: ContainerInfo[], graceSeconds: number): Pod
   for (const c of containers) {
     if (c.state.running && c.labels[LABELS.containerRole] === 'infra') actions.push({ type: 'stopContainer', id: c.id, container: 'infra', graceSeconds: 0, reason: 'pod deleted' });
   }
-  for (const c of containers) actions.push({ type: 'removeContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', reason: 'pod deleted' });
+  // Sandboxes last: the runtime refuses to remove one that containers still join.
+  const isInfra = (c: ContainerInfo) => c.labels[LABELS.containerRole] === 'infra';
+  for (const c of [...containers.filter((c) => !isInfra(c)), ...containers.filter(isInfra)]) {
+    actions.push({ type: 'removeContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', reason: 'pod deleted' });
+  }
   return actions;
 }

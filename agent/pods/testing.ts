@@ -14,7 +14,7 @@ export function podWith(spec: Partial<DesiredPod['spec']> & { containers?: Desir
 let serial = 0;
 
 export function containerOf(pod: DesiredPod, name: string, opts: {
-  role?: 'infra' | 'init' | 'app'; attempt?: number; running?: boolean; exitCode?: number; finishedAt?: string; startedAt?: string; status?: string; hash?: string; ip?: string;
+  role?: 'infra' | 'init' | 'app'; attempt?: number; running?: boolean; exitCode?: number; finishedAt?: string; startedAt?: string; status?: string; hash?: string; ip?: string; infraId?: string;
 } = {}): ContainerInfo {
   const role = opts.role ?? (name === 'infra' ? 'infra' : 'app');
   const spec = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((c) => c.name === name);
@@ -40,6 +40,7 @@ export function containerOf(pod: DesiredPod, name: string, opts: {
       finishedAt: running ? undefined : (opts.finishedAt ?? '2026-01-01T00:01:00.000Z'),
       pid: running ? 100 : 0,
     },
+    networkMode: role === 'infra' ? 'coxswain' : (opts.infraId ? `container:${opts.infraId}` : ''),
     ipAddresses: role === 'infra' ? { coxswain: opts.ip ?? '100.64.1.5' } : {},
     created: `2026-01-01T00:00:${String(serial % 60).padStart(2, '0')}.000Z`,
   };

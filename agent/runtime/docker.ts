@@ -77,6 +77,7 @@ export class DockerRuntime implements ContainerRuntime {
     const c = (await res.body.json()) as {
       Id: string; Name: string; Image: string; Created: string;
       Config: { Image: string; Labels: Record<string, string> | null };
+      HostConfig?: { NetworkMode?: string };
       State: { Status: string; Running: boolean; ExitCode: number; OOMKilled: boolean; Error: string; StartedAt: string; FinishedAt: string; Pid: number };
       NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> };
     };
@@ -98,6 +99,7 @@ export class DockerRuntime implements ContainerRuntime {
         finishedAt: validTime(c.State.FinishedAt),
         pid: c.State.Pid,
       },
+      networkMode: c.HostConfig?.NetworkMode ?? '',
       ipAddresses,
       created: c.Created,
     };

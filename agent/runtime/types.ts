@@ -32,6 +32,8 @@ export interface ContainerInfo {
     finishedAt?: string;
     pid: number;
   };
+  /** HostConfig.NetworkMode: "container:<id>" for containers that share a sandbox. */
+  networkMode: string;
   /** IP address on each network, by network name. */
   ipAddresses: Record<string, string>;
   created: string;

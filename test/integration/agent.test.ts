@@ -1,0 +1,156 @@
+/**
+ * cox-agent against real Podman in lab hosts (lab index 2): pods with probes,
+ * crash-loop back-off, graceful stop, adoption across an agent restart,
+ * generation fencing, logs, and pod-to-pod traffic between two hosts with
+ * source addresses kept.
+ */
+import assert from 'node:assert/strict';
+import { text } from 'node:stream/consumers';
+import { labExec, labSpawn } from '../../engine/lab/index.ts';
+import { StaleGeneration } from '../../common/errors.ts';
+import { useLab } from './lab-fixture.ts';
+import type { DesiredPod } from '../../common/agent-api.ts';
+import { busyboxPod, desiredFor, isReady, observedPod, startAgent, waitFor, waitForPod, type RunningAgent } from './agent-harness.ts';
+
+const INDEX = 2;
+const FAST = ['--backoff-initial-ms', '1000', '--backoff-max-ms', '4000', '--poll-ms', '300'];
+
+const web = busyboxPod('web', 'uid-web-00000001', {
+  command: ['httpd', '-f', '-p', '8080', '-h', '/etc'],
+  ports: [{ name: 'http', containerPort: 8080 }],
+  readinessProbe: { httpGet: { path: '/hostname', port: 'http' }, periodSeconds: 1 },
+  env: [{ name: 'MY_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+});
+const crasher = busyboxPod('crasher', 'uid-crash-0000001', { command: ['sh', '-c', 'echo crashing now; exit 3'] });
+
+describe('cox-agent in a lab host (integration)', function () {
+  this.timeout(180_000);
+  const handle = useLab({ index: INDEX, nodes: 2, name: 'agent-test' });
+  let h1: RunningAgent | undefined;
+  let h2: RunningAgent | undefined;
+
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    for (const [name, a] of [['h1', h1], ['h2', h2]] as const) if (a) process.stderr.write(`--- cox-agent on ${name} (last lines) ---\n${a.output().split('\n').slice(-40).join('\n')}\n`);
+  });
+
+  after(async () => {
+    await h1?.stop();
+    await h2?.stop();
+  });
+
+  it('runs a pod whose readiness probe makes it Ready with a pod IP in the node subnet', async () => {
+    h1 = await startAgent(handle.lab, 'h1', FAST);
+    await h1.client.putDesired(desiredFor(handle.lab, 'h1', 1, [web]));
+    const pod = await waitForPod(h1.client, 'web', 'to be Ready', isReady);
+    assert.equal(pod.status.phase, 'Running');
+    assert.match(pod.status.podIP ?? '', /^100\.64\.1\.\d+$/);
+    assert.equal(pod.status.hostIP, '198.18.2.11');
+    assert.match(pod.status.containerStatuses[0].containerID ?? '', /^podman:\/\/[0-9a-f]{64}$/);
+    const got = await labExec(handle.lab, 'h1', ['timeout', '5', 'busybox', 'wget', '-qO-', `http://${pod.status.podIP}:8080/hostname`]);
+    assert.equal(got.stdout.trim(), 'web', got.stderr);
+    const env = await labExec(handle.lab, 'h1', ['podman', 'exec', pod.status.containerStatuses[0].containerID!.slice('podman://'.length), 'sh', '-c', 'echo $MY_POD_IP']);
+    assert.equal(env.stdout.trim(), pod.status.podIP);
+  });
+
+  it('refuses a stale generation with StaleGeneration and keeps the accepted state', async () => {
+    await assert.rejects(h1!.client.putDesired(desiredFor(handle.lab, 'h1', 0, [])), (err: unknown) => err instanceof StaleGeneration && err.data.accepted === 1);
+    assert.equal((await h1!.client.getDesired())?.generation, 1);
+    assert.ok(isReady((await observedPod(h1!.client, 'web'))!));
+  });
+
+  it('crash-loops a failing container with a growing back-off and a rising restartCount', async () => {
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 2, [web, crasher]));
+    const seen: { restartCount: number; at: number }[] = [];
+    const backoffReasons = new Set<string>();
+    await waitFor('crasher to restart 4 times', async () => {
+      const p = await observedPod(h1!.client, 'crasher');
+      const c = p?.status.containerStatuses[0];
+      if (c?.state.waiting?.reason) backoffReasons.add(c.state.waiting.reason);
+      if (c && (seen.length === 0 || seen[seen.length - 1].restartCount !== c.restartCount)) seen.push({ restartCount: c.restartCount, at: Date.now() });
+      return c && c.restartCount >= 4 ? c : undefined;
+    }, 60_000, 100);
+    assert.ok(backoffReasons.has('CrashLoopBackOff'), `waiting reasons seen: ${[...backoffReasons].join(', ')}`);
+    const p = (await observedPod(h1!.client, 'crasher'))!;
+    const c = p.status.containerStatuses[0];
+    const last = c.lastState?.terminated ?? c.state.terminated;
+    assert.equal(last?.exitCode, 3);
+    assert.equal(last?.reason, 'Error');
+    assert.equal(c.ready, false);
+    // Back-off 1 s doubling to 4 s: the gap before the 4th restart is longer than before the 2nd.
+    const gap = (n: number) => seen.find((s) => s.restartCount === n)!.at - seen.find((s) => s.restartCount === n - 1)!.at;
+    assert.ok(gap(4) >= 3000, `gap before restart 4 was ${gap(4)} ms (restarts: ${JSON.stringify(seen)})`);
+    assert.ok(gap(4) > gap(2), `gaps ${gap(2)} then ${gap(4)} ms`);
+    const logs = await text(await h1!.client.logs('default', 'crasher', { tail: 1, previous: true }));
+    assert.equal(logs, 'crashing now\n');
+  });
+
+  it('keeps container IDs unchanged when the agent restarts, and leaves unlabelled containers alone', async () => {
+    const stranger = await labExec(handle.lab, 'h1', ['podman', 'run', '-d', '--name', 'stranger', 'coxswain/busybox:1', 'sleep', '600']);
+    assert.equal(stranger.code, 0, stranger.stderr);
+    const before = (await observedPod(h1!.client, 'web'))!;
+    await h1!.stop();
+    h1 = await startAgent(handle.lab, 'h1', FAST);
+    const after = await waitForPod(h1.client, 'web', 'to be Ready after the agent restarted', isReady);
+    assert.equal(after.status.containerStatuses[0].containerID, before.status.containerStatuses[0].containerID);
+    assert.equal(after.status.containerStatuses[0].restartCount, before.status.containerStatuses[0].restartCount);
+    assert.equal(after.status.podIP, before.status.podIP);
+    const ps = await labExec(handle.lab, 'h1', ['podman', 'inspect', '--format', '{{.State.Running}}', 'stranger']);
+    assert.equal(ps.stdout.trim(), 'true');
+  });
+
+  it('stops a pod that left the desired state within its grace period, and removes its containers', async () => {
+    const stubborn = busyboxPod('stubborn', 'uid-stubborn-0001', { command: ['sh', '-c', "trap '' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: 2 });
+    const polite = busyboxPod('polite', 'uid-polite-000001', { command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: 20 });
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 3, [web, stubborn, polite]));
+    await waitForPod(h1!.client, 'stubborn', 'to be Ready', isReady);
+    await waitForPod(h1!.client, 'polite', 'to be Ready', isReady);
+    const started = Date.now();
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 4, [web]));
+    const goneAt: Record<string, number> = {};
+    await waitFor('both pods to be gone', async () => {
+      const pods = (await h1!.client.observed()).state.pods.map((p) => p.name);
+      for (const n of ['stubborn', 'polite']) if (!pods.includes(n)) goneAt[n] ??= Date.now() - started;
+      return Object.keys(goneAt).length === 2 ? true : undefined;
+    }, 30_000);
+    assert.ok(goneAt.polite < 8000, `polite pod took ${goneAt.polite} ms`);
+    assert.ok(goneAt.stubborn >= 2000 && goneAt.stubborn < 12000, `stubborn pod took ${goneAt.stubborn} ms (grace 2 s)`);
+    const left = await labExec(handle.lab, 'h1', ['podman', 'ps', '-a', '--filter', 'label=io.coxswain.pod.name=stubborn', '--filter', 'label=io.coxswain.pod.name=polite', '-q']);
+    assert.equal(left.stdout.trim(), '');
+  });
+
+  it('lets pods on two hosts reach each other by pod IP with the source address kept, and masquerades egress', async () => {
+    h2 = await startAgent(handle.lab, 'h2', FAST);
+    const echo: DesiredPod = { uid: 'uid-echo-00000001', name: 'echo', namespace: 'default', spec: { containers: [{ name: 'echo', image: 'coxswain/node:20', command: ['node', '-e', "require('net').createServer((s) => s.end(s.remoteAddress.replace('::ffff:', '') + '\\n')).listen(9000)"], readinessProbe: { tcpSocket: { port: 9000 }, periodSeconds: 1 } }] } };
+    await h2.client.putDesired(desiredFor(handle.lab, 'h2', 1, [echo]));
+    const target = await waitForPod(h2.client, 'echo', 'to be Ready', isReady);
+    assert.match(target.status.podIP ?? '', /^100\.64\.2\.\d+$/);
+    const source = (await observedPod(h1!.client, 'web'))!;
+    const id = source.status.containerStatuses[0].containerID!.slice('podman://'.length);
+    const viaPod = await labExec(handle.lab, 'h1', ['podman', 'exec', id, 'sh', '-c', `nc -w 3 ${target.status.podIP} 9000 </dev/null`], { timeoutMs: 20_000 });
+    assert.equal(viaPod.stdout.trim(), source.status.podIP, `pod-to-pod answer: ${viaPod.stdout} ${viaPod.stderr}`);
+    // Traffic from a pod to an address outside the cluster CIDR leaves with the node's address.
+    const listener = labSpawn(handle.lab, 'h2', ['node', '-e', "require('net').createServer((s) => s.end(s.remoteAddress.replace('::ffff:', '') + '\\n')).listen(9100, '198.18.2.12')"]);
+    try {
+      const out = await waitFor('the host listener on h2 to answer a pod on h1', async () => {
+        const r = await labExec(handle.lab, 'h1', ['podman', 'exec', id, 'sh', '-c', 'nc -w 2 198.18.2.12 9100 </dev/null'], { timeoutMs: 10_000 });
+        return r.stdout.trim() || undefined;
+      }, 20_000, 300);
+      assert.equal(out, '198.18.2.11');
+    } finally {
+      listener.kill('SIGTERM');
+    }
+    const routes = await labExec(handle.lab, 'h1', ['ip', 'route', 'show', 'proto', '147']);
+    assert.match(routes.stdout, /100\.64\.2\.0\/24 via 198\.18\.2\.12/);
+  });
+
+  it('serves Prometheus metrics with container usage and node conditions', async () => {
+    await waitFor('container usage in metrics', async () => {
+      const m = await h1!.client.metrics();
+      return /container_memory_working_set_bytes\{namespace="default",pod="web",container="main"\} [1-9]/.test(m) ? m : undefined;
+    }, 40_000, 1000);
+    const m = await h1!.client.metrics();
+    assert.match(m, /kube_node_status_condition\{condition="Ready",status="true"\} 1/);
+    assert.match(m, /kube_pod_container_status_restarts_total\{namespace="default",pod="web",container="main"\} 0/);
+  });
+});
