@@ -38,6 +38,7 @@ export class WorkQueue<K extends string> {
   private readonly terminal = new Map<K, string>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopped = false;
+  private scheduled = false;
   private readonly base: number;
   private readonly max: number;
   private readonly workers: number;
@@ -90,7 +91,7 @@ export class WorkQueue<K extends string> {
 
   /** Resolves when nothing is queued or running (backoffs may still be pending). */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.processing.size === 0) return Promise.resolve();
+    if (this.queue.length === 0 && this.processing.size === 0 && !this.scheduled) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -110,7 +111,14 @@ export class WorkQueue<K extends string> {
     if (this.queued.has(key)) return;
     this.queued.add(key);
     this.queue.push(key);
-    this.pump();
+    // Start on the next microtask, so keys added together coalesce.
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        this.pump();
+      });
+    }
   }
 
   private pump(): void {
