@@ -65,6 +65,7 @@ export class DesiredLoader {
     missing.forEach(([file, oid], i) => this.cache.set(cacheKey(file, oid), this.parse({ path: file, text: texts[i] })));
     const sources: SourceFile[] = [...files.keys()].map((file) => ({ path: file, text: '' }));
     const { store, cluster, diagnostics } = loadManifests(sources, (file) => this.cache.get(cacheKey(file.path, files.get(file.path)!))!);
+    const changes = base ? this.fileChanges(base, files, store) : objectChanges(undefined, store);
     this.evict(files, base?.files);
     return {
       commit,
@@ -74,9 +75,45 @@ export class DesiredLoader {
       cluster,
       diagnostics,
       valid: !hasErrors(diagnostics),
-      changes: objectChanges(base?.store, store),
+      changes,
       parsed: missing.length,
     };
+  }
+
+  /**
+   * Object changes from the files that changed: objects of unchanged files are
+   * the same cached objects, so only changed and deleted files are compared.
+   * Falls back to comparing whole stores when the base's parses were evicted.
+   */
+  private fileChanges(base: DesiredCommit, files: FileIndex, store: ObjectStore): ObjectChanges {
+    const before: ManifestObject[] = [];
+    const after: ManifestObject[] = [];
+    for (const file of new Set([...base.files.keys(), ...files.keys()])) {
+      const was = base.files.get(file);
+      const now = files.get(file);
+      if (was === now) continue;
+      const old = was === undefined ? undefined : this.cache.get(cacheKey(file, was));
+      if (was !== undefined && !old) return objectChanges(base.store, store);
+      if (old) before.push(...old.objects);
+      if (now !== undefined) after.push(...this.cache.get(cacheKey(file, now))!.objects);
+    }
+    const key = (o: ManifestObject) => keyOf(o.kind, o.metadata.namespace, o.metadata.name);
+    const lookup = (o: ManifestObject, s: ObjectStore) => (s as unknown as { get(kind: string, ns: string | undefined, name: string): ManifestObject | undefined }).get(o.kind, o.metadata.namespace, o.metadata.name);
+    const changes: ObjectChanges = { added: [], modified: [], deleted: [] };
+    const old = new Map(before.map((o) => [key(o), o]));
+    for (const obj of after) {
+      const k = key(obj);
+      const inStore = lookup(obj, store);
+      if (inStore !== obj) continue; // a duplicate the store did not take
+      const prev = old.get(k) ?? lookup(obj, base.store);
+      old.delete(k);
+      if (!prev) changes.added.push(obj);
+      else if (canonicalJson(prev) !== canonicalJson(obj)) changes.modified.push(obj);
+    }
+    for (const [, obj] of old) {
+      if (!lookup(obj, store)) changes.deleted.push({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name });
+    }
+    return changes;
   }
 
   /** Keeps the parse cache to the files of the last two loads (the current one and its base). */

@@ -74,6 +74,9 @@ describe('DesiredSource on a local repository', () => {
     assert.deepEqual(b.changes.modified.map((o) => o.metadata.name), ['p3']);
     assert.deepEqual(b.changes.added.map((o) => o.metadata.name), ['new']);
     assert.deepEqual(b.changes.deleted, [{ kind: 'Pod', namespace: 'default', name: 'p4' }]);
+    const third = commitFiles(repo.dir, { 'apps/p5.yaml': null, 'apps/moved.yaml': podManifest('p5') });
+    const c = await loader.load(third, b);
+    assert.deepEqual(c.changes, { added: [], modified: [], deleted: [] }, 'an object moved to another file unchanged is no change');
   });
 
   it('never applies an invalid commit, keeps the last valid one and reports the errors with file, line and column', async () => {
