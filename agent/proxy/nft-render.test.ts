@@ -16,11 +16,12 @@ function dns(endpoints: string[]): DesiredService {
 }
 
 const byKey = (ports: ServicePort[]) => new Map(ports.map((p) => [p.key, p]));
-const incremental = (before: DesiredService[], after: DesiredService[]) => renderIncremental(diffServicePorts(byKey(servicePorts(before)), servicePorts(after)), lb);
+const incremental = (before: DesiredService[], after: DesiredService[]) => renderIncremental(diffServicePorts(byKey(servicePorts(before)), servicePorts(after)), ctx, lb, servicePorts(before));
 
 const BASE = `table ip cox_proxy {
 	map service_ips { type ipv4_addr . inet_proto . inet_service : verdict; }
 	map service_nodeports { type inet_proto . inet_service : verdict; }
+	map service_endpoints { typeof ip daddr . meta l4proto . th dport . numgen inc mod 2 : ip daddr . th dport; }
 	map no_endpoint_services { type ipv4_addr . inet_proto . inet_service : verdict; }
 	map no_endpoint_nodeports { type inet_proto . inet_service : verdict; }
 	set nodeports { type inet_proto . inet_service; }
@@ -40,23 +41,24 @@ const BASE = `table ip cox_proxy {
 `;
 
 describe('nftables rule rendering', function () {
-  it('renders a full table that replaces the old one in the same transaction: round-robin by numgen map, ClientIP affinity by per-endpoint sets, NodePort by its own map', function () {
+  it('renders a full table that replaces the old one in the same transaction: round-robin through a shared lb chain and one endpoint map, ClientIP affinity by per-endpoint sets, NodePort by its own map', function () {
     assert.equal(
       renderFull(servicePorts([web(['100.64.1.2', '100.64.2.2']), dns(['100.64.2.7'])]), ctx, lb),
       `add table ip cox_proxy
 delete table ip cox_proxy
-${BASE}add set ip cox_proxy aff-XMJGLSGM { type ipv4_addr; flags dynamic,timeout; timeout 60s; }
+${BASE}add chain ip cox_proxy lb-tcp-2
+add rule ip cox_proxy lb-tcp-2 meta l4proto tcp dnat to ip daddr . meta l4proto . th dport . numgen inc mod 2 map @service_endpoints
+add set ip cox_proxy aff-XMJGLSGM { type ipv4_addr; flags dynamic,timeout; timeout 60s; }
 add chain ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53
 add chain ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353
 add rule ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53 ip saddr @aff-XMJGLSGM goto ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353
 add rule ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53 numgen inc mod 1 vmap { 0 : goto ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353 }
 add rule ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353 update @aff-XMJGLSGM { ip saddr }
 add rule ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353 meta l4proto udp dnat to 100.64.2.7:5353
-add chain ip cox_proxy svc-U3VDC3F5-shop/web/tcp/http
-add rule ip cox_proxy svc-U3VDC3F5-shop/web/tcp/http meta l4proto tcp dnat to numgen inc mod 2 map { 0 : 100.64.1.2 . 8080, 1 : 100.64.2.2 . 8080 }
-add element ip cox_proxy service_ips { 100.127.0.53 . udp . 53 : goto svc-5VJW3TK3-kube/dns/udp/53, 100.127.0.10 . tcp . 80 : goto svc-U3VDC3F5-shop/web/tcp/http }
+add element ip cox_proxy service_ips { 100.127.0.53 . udp . 53 : goto svc-5VJW3TK3-kube/dns/udp/53, 100.127.0.10 . tcp . 80 : goto lb-tcp-2 }
 add element ip cox_proxy nodeports { tcp . 30080 }
-add element ip cox_proxy service_nodeports { tcp . 30080 : goto svc-U3VDC3F5-shop/web/tcp/http }
+add element ip cox_proxy service_nodeports { tcp . 30080 : goto lb-tcp-2 }
+add element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0 : 100.64.1.2 . 8080, 100.127.0.10 . tcp . 80 . 1 : 100.64.2.2 . 8080, 198.18.3.11 . tcp . 30080 . 0 : 100.64.1.2 . 8080, 198.18.3.11 . tcp . 30080 . 1 : 100.64.2.2 . 8080 }
 `,
     );
   });
@@ -95,43 +97,41 @@ add element ip cox_ipvs nodeports { tcp . 30080 }
 
   const cases: Array<{ name: string; before: DesiredService[]; after: DesiredService[]; script: string }> = [
     {
-      name: 'An endpoint removed rewrites only that Service’s chain and touches no map.',
+      name: 'An endpoint removed replaces only that Service’s map elements, and creates the lb chain for its new endpoint count when none exists.',
       before: [web(['100.64.1.2', '100.64.2.2']), dns(['100.64.2.7'])],
       after: [web(['100.64.2.2']), dns(['100.64.2.7'])],
-      script: `flush chain ip cox_proxy svc-U3VDC3F5-shop/web/tcp/http
-add chain ip cox_proxy svc-U3VDC3F5-shop/web/tcp/http
-add rule ip cox_proxy svc-U3VDC3F5-shop/web/tcp/http meta l4proto tcp dnat to 100.64.2.2:8080
+      script: `delete element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 }
+delete element ip cox_proxy service_nodeports { tcp . 30080 }
+delete element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0, 100.127.0.10 . tcp . 80 . 1, 198.18.3.11 . tcp . 30080 . 0, 198.18.3.11 . tcp . 30080 . 1 }
+add chain ip cox_proxy lb-tcp-1
+add rule ip cox_proxy lb-tcp-1 meta l4proto tcp dnat to ip daddr . meta l4proto . th dport . numgen inc mod 1 map @service_endpoints
+add element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 : goto lb-tcp-1 }
+add element ip cox_proxy service_nodeports { tcp . 30080 : goto lb-tcp-1 }
+add element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0 : 100.64.2.2 . 8080, 198.18.3.11 . tcp . 30080 . 0 : 100.64.2.2 . 8080 }
 `,
     },
     {
-      name: 'The last endpoint removed moves the VIP and NodePort to the reject maps and deletes the Service’s chain.',
+      name: 'The last endpoint removed moves the VIP and NodePort to the reject maps and drops the Service’s endpoint elements.',
       before: [web(['100.64.1.2', '100.64.2.2']), dns(['100.64.2.7'])],
       after: [web([]), dns(['100.64.2.7'])],
       script: `delete element ip cox_proxy nodeports { tcp . 30080 }
 delete element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 }
 delete element ip cox_proxy service_nodeports { tcp . 30080 }
-flush chain ip cox_proxy svc-U3VDC3F5-shop/web/tcp/http
-delete chain ip cox_proxy svc-U3VDC3F5-shop/web/tcp/http
+delete element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0, 100.127.0.10 . tcp . 80 . 1, 198.18.3.11 . tcp . 30080 . 0, 198.18.3.11 . tcp . 30080 . 1 }
 add element ip cox_proxy no_endpoint_services { 100.127.0.10 . tcp . 80 : goto reject_service }
 add element ip cox_proxy no_endpoint_nodeports { tcp . 30080 : goto reject_service }
 `,
     },
     {
-      name: 'An endpoint added to a ClientIP Service keeps the existing endpoint’s affinity set and adds a set and chain for the new one.',
+      name: 'An endpoint added to a ClientIP Service leaves the existing endpoint’s chain and affinity set untouched and adds a set and chain for the new one.',
       before: [dns(['100.64.2.7'])],
       after: [dns(['100.64.2.7', '100.64.2.8'])],
       script: `flush chain ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53
-flush chain ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353
-add set ip cox_proxy aff-XMJGLSGM { type ipv4_addr; flags dynamic,timeout; timeout 60s; }
 add set ip cox_proxy aff-R3S2GG7A { type ipv4_addr; flags dynamic,timeout; timeout 60s; }
-add chain ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53
-add chain ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353
 add chain ip cox_proxy ep-R3S2GG7A-kube/dns/udp/53__100.64.2.8/5353
 add rule ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53 ip saddr @aff-XMJGLSGM goto ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353
 add rule ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53 ip saddr @aff-R3S2GG7A goto ep-R3S2GG7A-kube/dns/udp/53__100.64.2.8/5353
 add rule ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53 numgen inc mod 2 vmap { 0 : goto ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353, 1 : goto ep-R3S2GG7A-kube/dns/udp/53__100.64.2.8/5353 }
-add rule ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353 update @aff-XMJGLSGM { ip saddr }
-add rule ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353 meta l4proto udp dnat to 100.64.2.7:5353
 add rule ip cox_proxy ep-R3S2GG7A-kube/dns/udp/53__100.64.2.8/5353 update @aff-R3S2GG7A { ip saddr }
 add rule ip cox_proxy ep-R3S2GG7A-kube/dns/udp/53__100.64.2.8/5353 meta l4proto udp dnat to 100.64.2.8:5353
 `,

@@ -50,6 +50,29 @@ function readable(p: ServicePort): string {
   return `${nsName}/${protoName(p)}/${portName}`;
 }
 
+/**
+ * Services without affinity share one chain per protocol and endpoint count:
+ * it picks round-robin by looking up (original destination, numgen) in the
+ * one map `service_endpoints`. Only these few rules bind that map — the
+ * kernel re-validates every binding on each element insert, so a rule per
+ * Service would make loading 10,000 Services quadratic.
+ */
+export function lbChain(p: ServicePort): string {
+  return `lb-${protoName(p)}-${p.endpoints.length}`;
+}
+
+export function lbChainRule(chain: string): string {
+  const [, proto, count] = chain.split('-');
+  return `meta l4proto ${proto} dnat to ip daddr . meta l4proto . th dport . numgen inc mod ${count} map @service_endpoints`;
+}
+
+/** The lb chains the given ServicePorts use, sorted. */
+export function lbChains(ports: Iterable<ServicePort>, opts: NftRenderOptions): string[] {
+  const out = new Set<string>();
+  if (opts.loadBalance) for (const p of ports) if (p.endpoints.length > 0 && p.affinityTimeoutSeconds === undefined) out.add(lbChain(p));
+  return [...out].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
 export function serviceChain(p: ServicePort): string {
   return ident(`svc-${shortHash(p.key)}-${readable(p)}`);
 }
@@ -62,28 +85,36 @@ export function affinitySet(p: ServicePort, e: Endpoint): string {
   return ident(`aff-${shortHash(`${p.key}|${e.ip}:${e.port}`)}`);
 }
 
-/** One map element this ServicePort owns: map name, key, verdict. */
+/** One set or map element this ServicePort owns: map name, key, and value (a verdict or an address). */
 export interface MapElement {
-  map: 'service_ips' | 'service_nodeports' | 'no_endpoint_services' | 'no_endpoint_nodeports' | 'nodeports';
+  map: 'service_ips' | 'service_nodeports' | 'service_endpoints' | 'no_endpoint_services' | 'no_endpoint_nodeports' | 'nodeports';
   key: string;
   /** Absent for an element of a plain set. */
-  verdict?: string;
+  value?: string;
 }
 
 /** The packet mark that asks nat_postrouting to masquerade (kube-proxy's bit). */
 export const MASQUERADE_MARK = '0x00004000';
 
-export function mapElements(p: ServicePort, opts: NftRenderOptions): MapElement[] {
+export function mapElements(p: ServicePort, nodeAddress: string, opts: NftRenderOptions): MapElement[] {
   const proto = protoName(p);
   const out: MapElement[] = [];
   if (p.endpoints.length === 0) {
-    out.push({ map: 'no_endpoint_services', key: `${p.vip} . ${proto} . ${p.port}`, verdict: `goto ${REJECT_CHAIN}` });
-    if (p.nodePort) out.push({ map: 'no_endpoint_nodeports', key: `${proto} . ${p.nodePort}`, verdict: `goto ${REJECT_CHAIN}` });
+    out.push({ map: 'no_endpoint_services', key: `${p.vip} . ${proto} . ${p.port}`, value: `goto ${REJECT_CHAIN}` });
+    if (p.nodePort) out.push({ map: 'no_endpoint_nodeports', key: `${proto} . ${p.nodePort}`, value: `goto ${REJECT_CHAIN}` });
   } else {
     if (p.nodePort) out.push({ map: 'nodeports', key: `${proto} . ${p.nodePort}` });
     if (opts.loadBalance) {
-      out.push({ map: 'service_ips', key: `${p.vip} . ${proto} . ${p.port}`, verdict: `goto ${serviceChain(p)}` });
-      if (p.nodePort) out.push({ map: 'service_nodeports', key: `${proto} . ${p.nodePort}`, verdict: `goto ${serviceChain(p)}` });
+      const target = p.affinityTimeoutSeconds === undefined ? lbChain(p) : serviceChain(p);
+      out.push({ map: 'service_ips', key: `${p.vip} . ${proto} . ${p.port}`, value: `goto ${target}` });
+      if (p.nodePort) out.push({ map: 'service_nodeports', key: `${proto} . ${p.nodePort}`, value: `goto ${target}` });
+      if (p.affinityTimeoutSeconds === undefined) {
+        const dests: Array<[string, number]> = [[p.vip, p.port]];
+        if (p.nodePort) dests.push([nodeAddress, p.nodePort]);
+        for (const [address, port] of dests) {
+          p.endpoints.forEach((e, i) => out.push({ map: 'service_endpoints', key: `${address} . ${proto} . ${port} . ${i}`, value: `${e.ip} . ${e.port}` }));
+        }
+      }
     }
   }
   return out;
@@ -100,14 +131,7 @@ export function ownedObjects(p: ServicePort, opts: NftRenderOptions): OwnedObjec
   if (!opts.loadBalance || p.endpoints.length === 0) return owned;
   const proto = protoName(p);
   const dnat = (e: Endpoint) => `meta l4proto ${proto} dnat to ${e.ip}:${e.port}`;
-  if (p.affinityTimeoutSeconds === undefined) {
-    const rule =
-      p.endpoints.length === 1
-        ? dnat(p.endpoints[0])
-        : `meta l4proto ${proto} dnat to numgen inc mod ${p.endpoints.length} map { ${p.endpoints.map((e, i) => `${i} : ${e.ip} . ${e.port}`).join(', ')} }`;
-    owned.chains.push({ name: serviceChain(p), rules: [rule] });
-    return owned;
-  }
+  if (p.affinityTimeoutSeconds === undefined) return owned; // served by a shared lb chain
   // ClientIP affinity: a set of recent clients per endpoint, consulted before the round-robin pick.
   const rules: string[] = [];
   for (const e of p.endpoints) rules.push(`ip saddr @${affinitySet(p, e)} goto ${endpointChain(p, e)}`);
@@ -131,6 +155,7 @@ function baseTable(ctx: NftContext, opts: NftRenderOptions): string[] {
     lines.push(
       `\tmap service_ips { type ipv4_addr . inet_proto . inet_service : verdict; }`,
       `\tmap service_nodeports { type inet_proto . inet_service : verdict; }`,
+      `\tmap service_endpoints { typeof ip daddr . meta l4proto . th dport . numgen inc mod 2 : ip daddr . th dport; }`,
     );
   }
   lines.push(
@@ -166,7 +191,7 @@ function elementLines(table: string, verb: 'add' | 'delete', elements: MapElemen
   const byMap = new Map<string, string[]>();
   for (const el of elements) {
     const list = byMap.get(el.map) ?? [];
-    list.push(verb === 'add' && el.verdict ? `${el.key} : ${el.verdict}` : el.key);
+    list.push(verb === 'add' && el.value ? `${el.key} : ${el.value}` : el.key);
     byMap.set(el.map, list);
   }
   return [...byMap].map(([map, items]) => `${verb} element ip ${table} ${map} { ${items.join(', ')} }`);
@@ -180,12 +205,13 @@ export function renderFull(ports: ServicePort[], ctx: NftContext, opts: NftRende
   const t = opts.table;
   const lines = [`add table ip ${t}`, `delete table ip ${t}`, ...baseTable(ctx, opts)];
   const elements: MapElement[] = [];
+  for (const c of lbChains(ports, opts)) lines.push(`add chain ip ${t} ${c}`, `add rule ip ${t} ${c} ${lbChainRule(c)}`);
   for (const p of ports) {
     const owned = ownedObjects(p, opts);
     for (const s of owned.sets) lines.push(`add ${setDecl(s).replace('set ', `set ip ${t} `)}`);
     for (const c of owned.chains) lines.push(`add chain ip ${t} ${c.name}`);
     for (const c of owned.chains) for (const r of c.rules) lines.push(`add rule ip ${t} ${c.name} ${r}`);
-    elements.push(...mapElements(p, opts));
+    elements.push(...mapElements(p, ctx.nodeAddress, opts));
   }
   lines.push(...elementLines(t, 'add', elements));
   return lines.join('\n') + '\n';
@@ -198,31 +224,43 @@ export function renderFull(ports: ServicePort[], ctx: NftContext, opts: NftRende
  */
 export function renderIncremental(
   changes: ServicePortChanges,
+  ctx: NftContext,
   opts: NftRenderOptions,
+  /** What is programmed now: lb chains it uses exist already (unused ones stay until the next full sync). */
+  applied: Iterable<ServicePort> = [],
 ): string {
   const t = opts.table;
   const befores = [...changes.removed, ...changes.updated.map((u) => u.before)];
   const afters = [...changes.added, ...changes.updated.map((u) => u.after)];
-  const elKey = (e: MapElement) => `${e.map}|${e.key}|${e.verdict}`;
-  const oldEls = new Map(befores.flatMap((p) => mapElements(p, opts)).map((e) => [elKey(e), e]));
-  const newEls = new Map(afters.flatMap((p) => mapElements(p, opts)).map((e) => [elKey(e), e]));
+  const elKey = (e: MapElement) => `${e.map}|${e.key}|${e.value}`;
+  const oldEls = new Map(befores.flatMap((p) => mapElements(p, ctx.nodeAddress, opts)).map((e) => [elKey(e), e]));
+  const newEls = new Map(afters.flatMap((p) => mapElements(p, ctx.nodeAddress, opts)).map((e) => [elKey(e), e]));
   const oldObjs = befores.map((p) => ownedObjects(p, opts));
   const newObjs = afters.map((p) => ownedObjects(p, opts));
   const newChains = new Set(newObjs.flatMap((o) => o.chains.map((c) => c.name)));
   const newSets = new Set(newObjs.flatMap((o) => o.sets.map((s) => s.name)));
 
+  // A chain whose rules stay the same is left alone (its counters and handles too).
+  const ruleText = (c: { rules: string[] }) => c.rules.join('\n');
+  const oldRules = new Map(oldObjs.flatMap((o) => o.chains.map((c) => [c.name, ruleText(c)] as const)));
+  const unchanged = new Set(newObjs.flatMap((o) => o.chains.filter((c) => oldRules.get(c.name) === ruleText(c)).map((c) => c.name)));
+  const oldSets = new Set(oldObjs.flatMap((o) => o.sets.map((s) => s.name)));
+
   const lines: string[] = [];
   lines.push(...elementLines(t, 'delete', [...oldEls].filter(([k]) => !newEls.has(k)).map(([, e]) => e)));
-  const oldChains = oldObjs.flatMap((o) => o.chains.map((c) => c.name));
-  for (const c of oldChains) lines.push(`flush chain ip ${t} ${c}`);
-  for (const c of oldChains) if (!newChains.has(c)) lines.push(`delete chain ip ${t} ${c}`);
-  for (const s of oldObjs.flatMap((o) => o.sets)) if (!newSets.has(s.name)) lines.push(`delete set ip ${t} ${s.name}`);
+  const stale = [...oldRules.keys()].filter((c) => !unchanged.has(c));
+  for (const c of stale) lines.push(`flush chain ip ${t} ${c}`);
+  for (const c of stale) if (!newChains.has(c)) lines.push(`delete chain ip ${t} ${c}`);
+  for (const s of oldSets) if (!newSets.has(s)) lines.push(`delete set ip ${t} ${s}`);
+  const haveLb = new Set(lbChains(applied, opts));
+  for (const c of lbChains(afters, opts)) if (!haveLb.has(c)) lines.push(`add chain ip ${t} ${c}`, `add rule ip ${t} ${c} ${lbChainRule(c)}`);
   for (const o of newObjs) {
-    for (const s of o.sets) lines.push(`add ${setDecl(s).replace('set ', `set ip ${t} `)}`);
-    for (const c of o.chains) lines.push(`add chain ip ${t} ${c.name}`);
+    for (const s of o.sets) if (!oldSets.has(s.name)) lines.push(`add ${setDecl(s).replace('set ', `set ip ${t} `)}`);
+    for (const c of o.chains) if (!oldRules.has(c.name)) lines.push(`add chain ip ${t} ${c.name}`);
   }
   for (const o of newObjs) {
     for (const c of o.chains) {
+      if (unchanged.has(c.name)) continue;
       for (const r of c.rules) lines.push(`add rule ip ${t} ${c.name} ${r}`);
     }
   }

@@ -40,7 +40,7 @@ export class NftablesProxier implements Proxier {
       ? renderFull(wanted, ctx, opts)
       : isEmpty(changes)
         ? ''
-        : renderIncremental(changes, opts);
+        : renderIncremental(changes, ctx, opts, this.#tracker.applied.values());
     try {
       if (script) await mustRun(this.exec, ['nft', '-f', '-'], script);
     } catch (err) {
