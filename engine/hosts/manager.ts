@@ -126,7 +126,7 @@ export class HostManager {
     return this.#hosts.get(node)?.status;
   }
 
-  /** When the agent on `node` last answered a watch (every answer carries its heartbeat). */
+  /** When the agent on `node` last answered a watch (the engine's clock: no skew between hosts). */
   lastHeartbeat(node: string): Date | undefined {
     return this.#hosts.get(node)?.lastHeartbeat;
   }
@@ -260,7 +260,8 @@ export class HostManager {
       const response = await api.watch(host.seq, timeoutSeconds, signal);
       if (signal.aborted) return;
       host.seq = response.seq;
-      if (response.snapshot || response.changes.some((change) => change.type === 'heartbeat')) host.lastHeartbeat = new Date();
+      // Any answer, even an empty long-poll, shows the agent alive and reachable.
+      host.lastHeartbeat = new Date();
       this.#emit({ type: 'watch', node, response });
     }
   }

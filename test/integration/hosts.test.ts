@@ -9,6 +9,7 @@ import type { Dispatcher } from 'undici';
 import { createHash } from 'node:crypto';
 import type { NodeDesiredState } from '../../common/agent-api.ts';
 import { AgentUnreachable, HostKeyMismatch, StaleGeneration } from '../../common/errors.ts';
+import { buildAgentBundle } from '../../agent/bundle.ts';
 import { bootstrapAgent, DEFAULT_AGENT_PATHS, type AgentBundle } from '../../engine/hosts/bootstrap.ts';
 import { HostManager, type HostEvent } from '../../engine/hosts/manager.ts';
 import { labExec, labSpawn, type Lab } from '../../engine/lab/index.ts';
@@ -31,13 +32,13 @@ export function median(values: number[]): number {
 }
 
 /**
- * A stand-in for cox-agent while agent/main.ts has not landed: the endpoints
- * the host layer uses (version with the build = SHA-256 of its own file,
- * desired with generation fencing, persisted; watch with snapshots and
- * heartbeats). `variant` changes the file, so the build.
+ * An older agent build for the "replace another build" case: it answers
+ * /v1/version with a build of its own and is replaced by the real bundle.
+ * It also serves the few endpoints a session needs, so it stays a valid
+ * agent for as long as it runs.
  */
-export function standInAgent(variant: string): AgentBundle {
-  const source = `// cox-agent stand-in (${variant}) for test/integration/hosts.test.ts
+export function olderAgent(variant: string): AgentBundle {
+  const source = `// an older cox-agent build (${variant}) for test/integration/hosts.test.ts
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -134,9 +135,12 @@ describe('hosts over SSH in the lab', function () {
     return connection;
   }
 
-  before(async () => {
+  let agent: AgentBundle;
+  before(async function () {
+    this.timeout(60_000);
     lab = handle.lab;
     auth = await loadClientAuth(lab.clientKeyPath);
+    agent = await buildAgentBundle();
   });
 
   it('connects with the host key pinned in the Node manifest and runs commands on that host', async () => {
@@ -231,48 +235,48 @@ describe('hosts over SSH in the lab', function () {
     assert.equal((await connection.run({ argv: ['hostname'] })).trim(), 'h2');
   });
 
-  it('bootstraps an agent over SFTP as a pidfile daemon, does nothing the second time, and replaces another build', async () => {
+  it('bootstraps the real agent over SFTP as a pidfile daemon in place of an older build, then does nothing the second time', async () => {
     const connection = connect('h2');
     await connection.ready();
     const dispatcher = createAgentDispatcher(connection);
     dispatchers.push(dispatcher);
-    const v1 = standInAgent('v1');
+    const older = olderAgent('0.0.1');
     const pidOf = async () => (await labExec(lab, 'h2', ['cat', DEFAULT_AGENT_PATHS.pidFile])).stdout.trim();
-    const mtime = async () => (await labExec(lab, 'h2', ['stat', '-c', '%Y.%Z', DEFAULT_AGENT_PATHS.program])).stdout.trim();
+    const stamp = async () => (await labExec(lab, 'h2', ['stat', '-c', '%Y.%Z.%i', DEFAULT_AGENT_PATHS.program])).stdout.trim();
 
-    const first = await bootstrapAgent(connection, dispatcher, v1);
+    const first = await bootstrapAgent(connection, dispatcher, older);
     assert.equal(first.changed, true);
     assert.match(first.reason, /^no agent answers \(cannot open \/run\/coxswain\/agent\.sock: /);
-    console.log(`      bootstrap of a host without an agent: ${first.ms} ms`);
+    const olderPid = await pidOf();
+
+    const upgrade = await bootstrapAgent(connection, dispatcher, agent);
+    assert.equal(upgrade.reason, `agent build ${older.build.slice(0, 12)} differs from ${agent.build.slice(0, 12)}`);
+    console.log(`      bootstrap replacing another agent build (upload ${agent.contents.length} bytes, restart, wait): ${upgrade.ms} ms`);
     const uploaded = await labExec(lab, 'h2', ['sha256sum', DEFAULT_AGENT_PATHS.program]);
-    assert.equal(uploaded.stdout.split(' ')[0], v1.build);
+    assert.equal(uploaded.stdout.split(' ')[0], createHash('sha256').update(agent.contents).digest('hex'));
     const pid = await pidOf();
+    assert.notEqual(pid, olderPid);
+    assert.equal((await labExec(lab, 'h2', ['kill', '-0', olderPid])).code, 1, `the older agent (PID ${olderPid}) is stopped`);
     const cmdline = (await labExec(lab, 'h2', ['cat', `/proc/${pid}/cmdline`])).stdout.split('\0').filter(Boolean);
     assert.deepEqual(cmdline, ['node', DEFAULT_AGENT_PATHS.program, 'serve', '--socket', DEFAULT_AGENT_PATHS.socket]);
-    const stamp = await mtime();
-
-    const second = await bootstrapAgent(connection, dispatcher, v1);
-    assert.deepEqual({ changed: second.changed, reason: second.reason }, { changed: false, reason: `agent 0.0.0-stand-in build ${v1.build.slice(0, 12)} already runs` });
-    console.log(`      bootstrap of a host that runs the build already: ${second.ms} ms`);
-    assert.equal(await mtime(), stamp, 'no upload the second time');
-    assert.equal(await pidOf(), pid, 'no restart the second time');
-
-    const v2 = standInAgent('v2');
-    const third = await bootstrapAgent(connection, dispatcher, v2);
-    assert.equal(third.reason, `agent build ${v1.build.slice(0, 12)} differs from ${v2.build.slice(0, 12)}`);
-    assert.notEqual(await pidOf(), pid);
-    assert.equal((await labExec(lab, 'h2', ['kill', '-0', pid])).code, 1, `the old agent (PID ${pid}) is stopped`);
     const running = (await labExec(lab, 'h2', ['pgrep', '-f', DEFAULT_AGENT_PATHS.program])).stdout.trim().split('\n');
-    assert.deepEqual(running, [await pidOf()], 'exactly one agent runs');
+    assert.deepEqual(running, [pid], 'exactly one agent runs');
+    const before = await stamp();
+
+    const again = await bootstrapAgent(connection, dispatcher, agent);
+    assert.equal(again.changed, false);
+    assert.match(again.reason, new RegExp(`^agent \\S+ build ${agent.build.slice(0, 12)} already runs$`));
+    console.log(`      bootstrap of a host that runs the build already: ${again.ms} ms`);
+    assert.equal(await stamp(), before, 'no upload the second time');
+    assert.equal(await pidOf(), pid, 'no restart the second time');
   });
 
   it('keeps one agent session per Node: connects, refuses a wrong key, fences stale generations and recovers from an agent restart', async () => {
     const h1 = lab.nodes.find((n) => n.name === 'h1')!;
     const h2 = lab.nodes.find((n) => n.name === 'h2')!;
-    const bundle = standInAgent('manager');
     const manager = new HostManager({
       auth,
-      bundle,
+      bundle: agent,
       watchTimeoutSeconds: 2,
       connection: { keepaliveIntervalMs: 1_000, backoff: { initialMs: 100, maxMs: 1_000, factor: 2 } },
       sessionBackoff: { initialMs: 100, maxMs: 1_000, factor: 2 },
@@ -292,12 +296,12 @@ describe('hosts over SSH in the lab', function () {
         code: 'HostKeyMismatch',
         reason: `host key mismatch for h1: expected ${fingerprint(parsePinnedKey(h2.hostKeys[0], 'x').blob)}, got ${fingerprint(parsePinnedKey(h1.hostKeys[0], 'x').blob)}`,
       });
-      await assert.rejects(manager.putDesired('h1', desired('h1', 1)), HostKeyMismatch);
+      await assert.rejects(manager.putDesired('h1', desired(lab, 'h1', 1)), HostKeyMismatch);
 
       await waitForEvent('h2 connected', (e) => e.type === 'connected' && e.node === 'h2');
       await waitForEvent('h2 snapshot', (e) => e.type === 'watch' && e.node === 'h2' && Boolean(e.response.snapshot));
-      assert.equal(await manager.putDesired('h2', desired('h2', 5)), 5);
-      await assert.rejects(manager.putDesired('h2', desired('h2', 4)), (err: unknown) => err instanceof StaleGeneration && err.message === 'generation 4 is older than the accepted generation 5');
+      assert.equal(await manager.putDesired('h2', desired(lab, 'h2', 5)), 5);
+      await assert.rejects(manager.putDesired('h2', desired(lab, 'h2', 4)), (err: unknown) => err instanceof StaleGeneration && err.message === 'generation 4 is older than the accepted generation 5');
       const beat = manager.lastHeartbeat('h2')!;
       await waitFor('a newer heartbeat from h2', () => manager.lastHeartbeat('h2')! > beat, 5_000);
 
@@ -311,9 +315,11 @@ describe('hosts over SSH in the lab', function () {
       await labExec(lab, 'h2', ['kill', '-KILL', pid]);
       const lost = await waitForEvent('h2 unreachable', (e) => e.type === 'connection' && e.node === 'h2' && e.connection.state === 'unreachable', 15_000, mark);
       assert.match(lost.type === 'connection' && lost.connection.state === 'unreachable' ? lost.connection.reason : '', /^agent on h2 unreachable: /);
-      const back = await waitForEvent('h2 connected again', (e) => e.type === 'connected' && e.node === 'h2', 30_000, mark);
-      assert.equal(back.type === 'connected' && back.accepted?.generation, 5);
+      await waitForEvent('h2 connected again', (e) => e.type === 'connected' && e.node === 'h2', 30_000, mark);
       assert.deepEqual(manager.status('h2'), { state: 'connected' });
+      // The restarted agent kept what it had accepted (it may answer before it has loaded it: see the report).
+      await waitFor('h2 answering generation 5 after its restart', async () => (await manager.api('h2').getDesired())?.generation === 5, 10_000, 100);
+      await waitForEvent('a watch answer from the restarted agent', (e) => e.type === 'watch' && e.node === 'h2', 10_000, mark);
 
       // h1 removed from Git: its connection is closed.
       const h1Connection = manager.connection('h1');
@@ -326,6 +332,7 @@ describe('hosts over SSH in the lab', function () {
   });
 });
 
-function desired(node: string, generation: number): NodeDesiredState {
-  return { generation, node, nodeAddress: '198.18.4.11', podCIDR: '100.64.1.0/24', clusterCIDR: '100.64.0.0/16', serviceCIDR: '100.127.0.0/24', proxyMode: 'nftables', pods: [], services: [], routes: [] };
+function desired(lab: Lab, node: string, generation: number): NodeDesiredState {
+  const { address, podCIDR } = lab.nodes.find((n) => n.name === node)!;
+  return { generation, node, nodeAddress: address, podCIDR, clusterCIDR: '100.64.0.0/16', serviceCIDR: '100.127.0.0/24', proxyMode: 'nftables', pods: [], services: [], routes: [] };
 }
