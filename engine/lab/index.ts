@@ -4,10 +4,10 @@
  * integration tests, the demo and `cox lab` all bring hosts up through here.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../../common/errors.ts';
 import { execInHost, isAlive, isHostInit, PODMAN_SOCKET, spawnInHost, startHost, stopHost } from './host.ts';
 import { createBridge, createHostNetwork, installGuard, listNetns, netnsPids, removeNetwork } from './network.ts';
@@ -51,7 +51,7 @@ export async function labUp(options: LabUpOptions): Promise<Lab> {
 
   await ensurePrograms(progress);
   progress(`lab ${name}: cleaning stale state of index ${index} in ${dir}`);
-  await cleanLab(index, dir);
+  await cleanLab(index, dir, progress);
 
   mkdirSync(join(dir, 'hosts'), { recursive: true });
   const imageStores = options.images === false ? [] : await ensureImages({ appsDir: join(examplesDir, 'apps'), onProgress: progress });
@@ -168,13 +168,21 @@ export async function labDown(dirOrLab: string | Lab, onProgress: (line: string)
  * crash did: hosts recorded in dir/lab.json, any process still inside one of
  * the index's namespaces, then the network and the hosts' state.
  */
-export async function cleanLab(index: number, dir?: string): Promise<void> {
+export async function cleanLab(index: number, dir?: string, progress: (line: string) => void = () => {}): Promise<void> {
   const names = labNames(index);
   const recorded = dir ? safeReadLab(dir) : undefined;
+  if (recorded && recorded.index !== index) {
+    progress(`${dir} held a lab with index ${recorded.index}: removing it first`);
+    await cleanLab(recorded.index, undefined, progress);
+  }
   const pids = new Set<number>();
   for (const node of recorded?.index === index ? recorded.nodes : []) if (isHostInit(node.pid)) pids.add(node.pid);
   for (const netns of (await listNetns()).filter((n) => n.startsWith(names.netnsPrefix))) {
     for (const pid of await netnsPids(netns)) if (isHostInit(pid)) pids.add(pid);
+  }
+  for (const pid of pids) {
+    const owner = hostDirOf(pid);
+    if (owner && dir && !owner.startsWith(`${resolve(dir)}/`)) progress(`stopping host PID ${pid} of another lab with index ${index} (${owner})`);
   }
   await Promise.all([...pids].map((pid) => stopHost(pid)));
   for (const netns of (await listNetns()).filter((n) => n.startsWith(names.netnsPrefix))) {
@@ -189,6 +197,16 @@ export async function cleanLab(index: number, dir?: string): Promise<void> {
   if (dir) {
     rmSync(join(resolve(dir), 'hosts'), { recursive: true, force: true });
     rmSync(labFile(dir), { force: true });
+  }
+}
+
+/** The host directory of a lab host's PID 1, from the init.sh on its command line. */
+function hostDirOf(pid: number): string | undefined {
+  try {
+    const init = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((a) => a.endsWith('/init.sh'));
+    return init ? dirname(init) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
