@@ -135,7 +135,7 @@ describe('engine loop', () => {
     stopEngine = undefined;
   });
 
-  it('sends each node its pods with a generation above what the agent accepted, and records the desired commit in status', async () => {
+  it('sends each node its pods with a generation above what the agent accepted and above the clock, and records the desired commit in status', async () => {
     const h = harness();
     stopEngine = () => h.engine.stop();
     h.feed.view = { applied: { commit: 'c1', store: store([nodeManifest('h1'), nodeManifest('h2'), podManifest('a', 'h1'), podManifest('b', 'h2')]) } };
@@ -146,8 +146,8 @@ describe('engine loop', () => {
     h.fleet.connect('h2');
     await until(() => h.fleet.puts.length === 2, 'two PUTs');
     const byNode = new Map(h.fleet.puts.map((p) => [p.node, p]));
-    assert.equal(byNode.get('h1')!.generation, 8);
-    assert.equal(byNode.get('h2')!.generation, 1);
+    assert.ok(byNode.get('h1')!.generation >= Date.now() - 60_000, 'generations follow the clock');
+    assert.ok(byNode.get('h2')!.generation > 0);
     assert.deepEqual(byNode.get('h1')!.pods.map((p) => p.name), ['a']);
     assert.equal(byNode.get('h1')!.desiredCommit, 'c1');
     assert.equal(h.status.updates.at(-1)!.cause.desiredCommit, 'c1');
@@ -203,9 +203,10 @@ describe('engine loop', () => {
     h.feed.view = { applied: { commit: 'c1', store: store([nodeManifest('h1'), podManifest('a', 'h1')]) } };
     await h.engine.start();
     h.fleet.connect('h1');
-    h.fleet.accepted.set('h1', 41); // another engine got there first
+    const ahead = Date.now() + 3_600_000; // another engine (or a clock ahead) got there first
+    h.fleet.accepted.set('h1', ahead);
     await until(() => h.fleet.puts.length === 1, 'a PUT after the stale refusal');
-    assert.equal(h.fleet.puts[0].generation, 42);
+    assert.equal(h.fleet.puts[0].generation, ahead + 1);
   });
 
   it('forgets a deleted pod only once its agent has converged without it', async () => {
@@ -219,7 +220,10 @@ describe('engine loop', () => {
     h.feed.commit({ applied: { commit: 'c2', store: store([nodeManifest('h1')]) } });
     await until(() => h.fleet.puts.length === 2, 'the PUT without the pod');
     assert.ok(h.engine.current().pods.get('uid-a')?.metadata.deletionTimestamp, 'the pod is marked deleted while the agent still runs it');
-    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', 2, []) });
+    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', h.fleet.puts[0].generation, []) });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(h.engine.current().pods.has('uid-a'), 'not forgotten while the agent reports an older generation');
+    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', h.fleet.puts[1].generation, []) });
     await until(() => !h.engine.current().pods.has('uid-a'), 'the pod to be forgotten');
   });
 

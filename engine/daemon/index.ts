@@ -4,8 +4,9 @@
  * level: the last valid desired commit, what agents report folded into
  * observed, the controllers' next observed state and per-node desired
  * states. Changed node states are PUT with a generation that is monotonic per
- * node (seeded from what the agent already accepted, so it survives engine
- * restarts); observed changes go to the status branch.
+ * node (above what the agent already accepted and above the wall clock in
+ * milliseconds, so it survives engine restarts); observed changes go to the
+ * status branch.
  */
 import { StaleGeneration, describeError } from '../../common/errors.ts';
 import type { NodeDesiredState } from '../../common/agent-api.ts';
@@ -246,7 +247,9 @@ export class Engine {
       const full = withAdoptionAnnotations({ ...state, desiredCommit: commit }, this.observed);
       const key = stateKey(full);
       if (runtime.sent?.key === key) continue;
-      const generation = (this.generations.get(node) ?? 0) + 1;
+      // Above anything this node accepted and above the clock: monotonic across engine restarts even when an
+      // agent cannot tell what it accepted (it is still loading its state), without a counter to persist.
+      const generation = Math.max((this.generations.get(node) ?? 0) + 1, Date.now());
       this.generations.set(node, generation);
       sends.push(this.put(node, runtime, { ...full, generation }, key));
     }
