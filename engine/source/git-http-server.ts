@@ -14,7 +14,7 @@ export interface GitHttpServer {
   close: () => Promise<void>;
 }
 
-export async function startGitHttpServer(projectRoot: string, token: string): Promise<GitHttpServer> {
+export async function startGitHttpServer(projectRoot: string, token: string, port = 0): Promise<GitHttpServer> {
   const requests: string[] = [];
   const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
   const children = new Set<ReturnType<typeof spawn>>();
@@ -69,10 +69,10 @@ export async function startGitHttpServer(projectRoot: string, token: string): Pr
     child.stdout.on('end', () => res.end());
     child.stderr.resume();
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: (repo) => `http://127.0.0.1:${port}/${repo}`,
+    url: (repo) => `http://127.0.0.1:${bound}/${repo}`,
     requests,
     close: async () => {
       for (const child of children) child.kill('SIGTERM');

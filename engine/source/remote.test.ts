@@ -114,4 +114,34 @@ describe('a remote repository over real smart HTTP (git http-backend)', () => {
     assert.ok(rejected > 0, 'pushes were really rejected and re-applied');
     fsckStrict(srv);
   });
+
+  it('fetches on its interval without any webhook', async () => {
+    source = new DesiredSource({ repo: server.url('cluster.git'), stateDir: path.join(root, 'state'), auth: { tokenEnv: 'COX_TEST_TOKEN', env }, fetchIntervalMs: 100 });
+    await source.start();
+    const committed = new Promise<SourceEvent>((resolve) => source!.on('event', (e: SourceEvent) => e.type === 'commit' && resolve(e)));
+    const pushed = commitFiles(work, { 'apps/api.yaml': podManifest('api') });
+    gitCli(work, ['push', '-q', 'origin', 'HEAD:main']);
+    const event = await committed;
+    assert.equal(event.type === 'commit' && event.commit, pushed);
+  });
+
+  it('keeps a status commit made while the remote is down and pushes it when the remote answers again', async () => {
+    const remote = { url: server.url('cluster.git'), tokenEnv: 'COX_TEST_TOKEN', env };
+    const local = path.join(root, 'engine.git');
+    gitCli(root, ['init', '-q', '--bare', local]);
+    const writer = await StatusWriter.open({ repoDir: local, remote });
+    writer.update(observedOf({ pods: [pod('web-1')] }), { desiredCommit: 'c'.repeat(40) });
+    await writer.flush();
+    const port = Number(new URL(remote.url).port);
+    await server.close();
+    writer.update(observedOf({ pods: [pod('web-1'), pod('web-2')] }), { desiredCommit: 'c'.repeat(40) });
+    await assert.rejects(writer.flush(), /push refs\/heads\/coxswain\/status to http:\/\/127\.0\.0\.1/);
+    assert.equal(gitCli(local, ['rev-list', '--count', 'coxswain/status']), '2', 'the commit is kept locally');
+    server = await startGitHttpServer(path.join(root, 'srv'), TOKEN, port);
+    writer.update(observedOf({ pods: [pod('web-1'), pod('web-2')] }), { desiredCommit: 'c'.repeat(40) });
+    assert.equal(await writer.flush(), undefined, 'nothing new to commit: web-2 was committed before the push failed');
+    const srv = path.join(root, 'srv', 'cluster.git');
+    assert.equal(gitCli(srv, ['rev-parse', 'coxswain/status']), gitCli(local, ['rev-parse', 'coxswain/status']));
+    assert.equal((await readStatus(srv)).pods.size, 2);
+  });
 });

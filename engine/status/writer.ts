@@ -208,12 +208,13 @@ export class StatusWriter {
     const markdown = renderStatusMarkdown({ ...observed, appliedCommit: observed.appliedCommit ?? cause.desiredCommit });
     if (markdown !== this.knownMarkdown) delta.set(STATUS_MD, markdown);
     const message = composeMessage(changes, { ...cause, refusedCommit: refused }, observed.errors);
-    const commit = await this.commitDelta(delta, message, changes);
-    this.known = nextKnown;
-    this.knownErrors = observed.errors;
-    this.knownErrorsText = errorsText;
-    this.knownMarkdown = markdown;
-    return commit;
+    // What is committed locally is known, even if the push that follows fails (it is retried on the next flush).
+    return this.commitDelta(delta, message, changes, () => {
+      this.known = nextKnown;
+      this.knownErrors = observed.errors;
+      this.knownErrorsText = errorsText;
+      this.knownMarkdown = markdown;
+    });
   }
 
   /**
@@ -221,7 +222,7 @@ export class StatusWriter {
    * used by the benchmark. Re-applies onto a moved tip and, with a remote,
    * pushes (fetching and re-applying on rejection).
    */
-  async commitDelta(delta: StatusDelta, message: string, changes: string[] = []): Promise<StatusCommit | undefined> {
+  async commitDelta(delta: StatusDelta, message: string, changes: string[] = [], committedLocally?: () => void): Promise<StatusCommit | undefined> {
     const blobs = new Map<string, string | undefined>();
     for (const [file, text] of delta) blobs.set(file, text === null ? undefined : await this.objects.write('blob', Buffer.from(text)));
     const maxRetries = this.options.maxRetries ?? 20;
@@ -248,6 +249,7 @@ export class StatusWriter {
         await this.loadTip(err.actual, false);
       }
     }
+    committedLocally?.();
     if (this.options.remote) {
       this.unpushed = true;
       const pushed = await this.push(changes, message, blobs, retries);
