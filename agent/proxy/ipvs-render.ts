@@ -81,10 +81,13 @@ function realLine(verb: '-a' | '-e', v: VirtualServer, real: string, weight: num
   return `${verb} ${virtualKey(v)} -r ${real} -m -w ${weight}`;
 }
 
+function realOrder(real: string): number {
+  const colon = real.indexOf(':');
+  return ipToNumber(real.slice(0, colon)) * 65536 + Number(real.slice(colon + 1));
+}
+
 function compareReal(a: string, b: string): number {
-  const [ai, ap] = a.split(':');
-  const [bi, bp] = b.split(':');
-  return ipToNumber(ai) - ipToNumber(bi) || Number(ap) - Number(bp);
+  return realOrder(a) - realOrder(b);
 }
 
 export interface IpvsPlan {
@@ -118,7 +121,8 @@ export function planIpvs(
     const have = current.get(key);
     if (!have) {
       lines.push(serviceLine('-A', want));
-      for (const real of [...want.reals.keys()].sort(compareReal)) lines.push(realLine('-a', want, real, want.reals.get(real)!));
+      // wantedVirtualServers fills reals in endpoint order, already sorted
+      for (const [real, weight] of want.reals) lines.push(realLine('-a', want, real, weight));
       continue;
     }
     if (have.scheduler !== want.scheduler || have.persistence !== want.persistence) lines.push(serviceLine('-E', want));

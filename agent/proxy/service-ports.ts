@@ -22,6 +22,8 @@ export interface ServicePort {
   endpoints: Endpoint[];
   /** Set when sessionAffinity is ClientIP: how long a client sticks to its endpoint. */
   affinityTimeoutSeconds?: number;
+  /** Everything that decides this port's rules, as one string: equal fingerprints mean nothing to do. */
+  fingerprint: string;
 }
 
 /** Kubernetes' default for sessionAffinityConfig.clientIP.timeoutSeconds. */
@@ -39,15 +41,12 @@ export function servicePorts(services: DesiredService[]): ServicePort[] {
     const affinity = svc.sessionAffinity === 'ClientIP' ? svc.sessionAffinityTimeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS : undefined;
     for (const p of svc.ports) {
       const service = `${svc.namespace}/${svc.name}:${p.name || p.port}`;
-      const port: ServicePort = {
-        key: `${service}/${p.protocol}`,
-        service,
-        protocol: p.protocol,
-        vip: svc.clusterIP as string,
-        port: p.port,
-        endpoints: uniqueEndpoints(p.endpoints),
-      };
-      if (svc.type === 'NodePort' && p.nodePort) port.nodePort = p.nodePort;
+      const endpoints = uniqueEndpoints(p.endpoints);
+      const nodePort = svc.type === 'NodePort' && p.nodePort ? p.nodePort : undefined;
+      let fp = `${svc.clusterIP} ${p.port} ${p.protocol} ${nodePort ?? 0} ${affinity ?? 0}`;
+      for (const e of endpoints) fp += ` ${e.ip}:${e.port}`;
+      const port: ServicePort = { key: `${service}/${p.protocol}`, service, protocol: p.protocol, vip: svc.clusterIP as string, port: p.port, endpoints, fingerprint: fp };
+      if (nodePort) port.nodePort = nodePort;
       if (affinity !== undefined) port.affinityTimeoutSeconds = affinity;
       out.push(port);
     }
@@ -56,12 +55,15 @@ export function servicePorts(services: DesiredService[]): ServicePort[] {
 }
 
 function uniqueEndpoints(endpoints: Endpoint[]): Endpoint[] {
-  const seen = new Map<string, Endpoint>();
+  const seen = new Set<string>();
+  const keyed: Array<{ n: number; e: Endpoint }> = [];
   for (const e of endpoints) {
     const id = `${e.ip}:${e.port}`;
-    if (!seen.has(id)) seen.set(id, e.nodeName ? { ip: e.ip, port: e.port, nodeName: e.nodeName } : { ip: e.ip, port: e.port });
+    if (seen.has(id)) continue;
+    seen.add(id);
+    keyed.push({ n: ipToNumber(e.ip) * 65536 + e.port, e: e.nodeName ? { ip: e.ip, port: e.port, nodeName: e.nodeName } : { ip: e.ip, port: e.port } });
   }
-  return [...seen.values()].sort(compareEndpoints);
+  return keyed.sort((a, b) => a.n - b.n).map((k) => k.e);
 }
 
 export function compareEndpoints(a: Endpoint, b: Endpoint): number {
@@ -71,8 +73,16 @@ export function compareEndpoints(a: Endpoint, b: Endpoint): number {
 }
 
 export function ipToNumber(ip: string): number {
-  const parts = ip.split('.').map(Number);
-  return ((parts[0] << 24) >>> 0) + (parts[1] << 16) + (parts[2] << 8) + parts[3];
+  let n = 0;
+  let part = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + part;
+      part = 0;
+    } else part = part * 10 + (c - 48);
+  }
+  return n * 256 + part;
 }
 
 /** True when `ip` lies inside `cidr` ("100.64.1.0/24"). */
@@ -86,15 +96,21 @@ export function inCidr(ip: string, cidr: string): boolean {
 
 /** What decides a ServicePort's rules: equal fingerprints mean nothing to do. */
 export function fingerprint(p: ServicePort): string {
-  return JSON.stringify([p.vip, p.port, p.protocol, p.nodePort ?? 0, p.affinityTimeoutSeconds ?? 0, p.endpoints.map((e) => `${e.ip}:${e.port}`)]);
+  return p.fingerprint;
 }
 
 /** A short stable id for names the kernel keeps (nft chains, sets): base32 of sha256. */
+const hashCache = new Map<string, string>();
+
 export function shortHash(text: string): string {
+  const cached = hashCache.get(text);
+  if (cached) return cached;
   const digest = createHash('sha256').update(text).digest();
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let out = '';
   for (let i = 0; i < 8; i++) out += alphabet[digest[i] & 31];
+  if (hashCache.size >= 200_000) hashCache.clear();
+  hashCache.set(text, out);
   return out;
 }
 
