@@ -5,6 +5,8 @@ import type { SourceFile } from './types.ts';
 
 export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
+const READ_CONCURRENCY = 32;
+
 /**
  * The files under each path, in a stable order, with paths as given (relative
  * to `cwd` when given relative). A file named explicitly is read whatever its
@@ -21,9 +23,13 @@ export async function readManifestFiles(paths: string[], cwd: string): Promise<S
       found.set(absolute, display(cwd, given, absolute, absolute));
     }
   }
-  const files: SourceFile[] = [];
-  for (const [absolute, shown] of [...found].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0))) {
-    files.push({ path: shown, text: await readFile(absolute, 'utf8') });
+  const ordered = [...found].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+  const files: SourceFile[] = new Array(ordered.length);
+  // A few reads in flight at once: one at a time waits out a thread-pool round trip per file.
+  for (let i = 0; i < ordered.length; i += READ_CONCURRENCY) {
+    await Promise.all(ordered.slice(i, i + READ_CONCURRENCY).map(async ([absolute, shown], j) => {
+      files[i + j] = { path: shown, text: await readFile(absolute, 'utf8') };
+    }));
   }
   return files;
 }

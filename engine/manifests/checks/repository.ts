@@ -14,7 +14,6 @@ import type { FieldPath } from '../yaml.ts';
 import type { Finding } from './finding.ts';
 import { podSpecOf } from './pods.ts';
 import { checkPolicy } from './policy.ts';
-import { selectorMatches } from './selectors.ts';
 import { formatPath } from '../schema.ts';
 
 export function checkRepository(objects: ManifestObject[], cluster?: Cluster): Diagnostic[] {
@@ -103,7 +102,14 @@ function checkServices(
 ): void {
   const nodePorts = new Map<string, ManifestObject>();
   const clusterIPs = new Map<string, ManifestObject>();
-  const podSites = objects.map((object) => ({ object, site: podSpecOf(object) })).filter((entry) => entry.site);
+  const podSitesByNamespace = new Map<string | undefined, Array<{ object: ManifestObject; site: ReturnType<typeof podSpecOf> }>>();
+  for (const object of objects) {
+    const site = podSpecOf(object);
+    if (!site) continue;
+    let list = podSitesByNamespace.get(object.metadata.namespace);
+    if (!list) podSitesByNamespace.set(object.metadata.namespace, (list = []));
+    list.push({ object, site });
+  }
   for (const object of objects) {
     if (object.kind !== 'Service') continue;
     const service = object as unknown as Service;
@@ -114,8 +120,9 @@ function checkServices(
       if (other) error(object, ['spec', 'clusterIP'], `${clusterIP} is also the clusterIP of ${describeObject(other)} (${where(other)})`);
       else clusterIPs.set(clusterIP, object);
     }
-    const selected = service.spec.selector && Object.keys(service.spec.selector).length > 0
-      ? podSites.filter(({ object: o, site }) => o.metadata.namespace === object.metadata.namespace && selectorMatches({ matchLabels: service.spec.selector }, site!.labels))
+    const selector = service.spec.selector ? selectorEntries(service.spec.selector) : [];
+    const selected = selector.length > 0
+      ? (podSitesByNamespace.get(object.metadata.namespace) ?? []).filter(({ site }) => labelsMatch(selector, site!.labels))
       : undefined;
     if (selected && selected.length === 0) {
       warning(object, ['spec', 'selector'], `selects no Pod or pod template in namespace ${object.metadata.namespace}: the Service will have no endpoints`);
@@ -137,6 +144,15 @@ function checkServices(
       }
     });
   }
+}
+
+function selectorEntries(selector: Record<string, string>): Array<[string, string]> {
+  return Object.entries(selector);
+}
+
+function labelsMatch(entries: Array<[string, string]>, labels: Record<string, string>): boolean {
+  for (const [key, value] of entries) if (labels[key] !== value) return false;
+  return true;
 }
 
 function checkReferences(objects: ManifestObject[], error: Report): void {
