@@ -209,21 +209,28 @@ describe('engine loop', () => {
     assert.equal(h.fleet.puts[0].generation, ahead + 1);
   });
 
-  it('forgets a deleted pod only once its agent has converged without it', async () => {
+  it('keeps a deleted pod running until every node dropped its endpoints, then stops it and forgets it once its agent converged', async () => {
     const h = harness();
     stopEngine = () => h.engine.stop();
-    h.feed.view = { applied: { commit: 'c1', store: store([nodeManifest('h1'), podManifest('a', 'h1')]) } };
+    h.feed.view = { applied: { commit: 'c1', store: store([nodeManifest('h1'), nodeManifest('h2'), podManifest('a', 'h1')]) } };
     await h.engine.start();
     h.fleet.connect('h1');
-    await until(() => h.fleet.puts.length === 1, 'the first PUT');
-    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', 1, [{ uid: 'uid-a', name: 'a', namespace: 'default', status: { phase: 'Running', conditions: [], containerStatuses: [] } }]) });
-    h.feed.commit({ applied: { commit: 'c2', store: store([nodeManifest('h1')]) } });
-    await until(() => h.fleet.puts.length === 2, 'the PUT without the pod');
-    assert.ok(h.engine.current().pods.get('uid-a')?.metadata.deletionTimestamp, 'the pod is marked deleted while the agent still runs it');
-    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', h.fleet.puts[0].generation, []) });
+    h.fleet.connect('h2');
+    await until(() => h.fleet.puts.length === 2, 'the first PUTs');
+    const running = [{ uid: 'uid-a', name: 'a', namespace: 'default', status: { phase: 'Running' as const, conditions: [], containerStatuses: [] } }];
+    const report = (node: string, pods: typeof running) => h.fleet.listener({ type: 'watch', node, response: snapshot(node, h.fleet.accepted.get(node)!, pods) });
+    report('h1', running);
+    report('h2', []);
+    h.feed.commit({ applied: { commit: 'c2', store: store([nodeManifest('h1'), nodeManifest('h2')]) } });
+    await until(() => h.engine.current().pods.get('uid-a')?.metadata.deletionTimestamp !== undefined, 'the pod marked deleted');
     await new Promise((r) => setTimeout(r, 50));
-    assert.ok(h.engine.current().pods.has('uid-a'), 'not forgotten while the agent reports an older generation');
-    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', h.fleet.puts[1].generation, []) });
+    const h1Puts = () => h.fleet.puts.filter((p) => p.node === 'h1');
+    assert.ok(h1Puts().at(-1)!.pods.some((p) => p.uid === 'uid-a'), 'still sent to h1 while nodes have not converged');
+    report('h1', running);
+    report('h2', []);
+    await until(() => !h1Puts().at(-1)!.pods.some((p) => p.uid === 'uid-a'), 'the PUT that stops the pod');
+    assert.ok(h.engine.current().pods.get('uid-a')?.metadata.deletionTimestamp, 'still known while its agent runs it');
+    report('h1', []);
     await until(() => !h.engine.current().pods.has('uid-a'), 'the pod to be forgotten');
   });
 

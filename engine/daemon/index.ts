@@ -9,7 +9,7 @@
  * status branch.
  */
 import { StaleGeneration, describeError } from '../../common/errors.ts';
-import type { NodeDesiredState } from '../../common/agent-api.ts';
+import type { DesiredPod, NodeDesiredState } from '../../common/agent-api.ts';
 import type { ObservedState } from '../model.ts';
 import type { Logger } from '../log.ts';
 import type { EngineMetrics } from '../metrics.ts';
@@ -41,6 +41,17 @@ export interface PassSummary {
   observed: ObservedState;
 }
 
+/** How long a deleted pod may keep running while proxies drop its endpoints, at most. */
+const DRAIN_MAX_MS = 10_000;
+
+interface Draining {
+  node: string;
+  since: number;
+  pod: DesiredPod;
+  /** Per node, the generation whose convergence means its proxy no longer routes to the pod (set after the PUTs). */
+  waitFor?: Map<string, number>;
+}
+
 export class Engine {
   private observed: ObservedState;
   private readonly runtimes = new Map<string, NodeRuntime>();
@@ -54,6 +65,10 @@ export class Engine {
   private lastRefused: string | undefined;
   private lastApplied: string | undefined;
   private readonly listeners: Array<(pass: PassSummary) => void> = [];
+  /** The pod as last sent to its node, by uid (what a draining pod is re-sent as). */
+  private readonly lastSentPods = new Map<string, DesiredPod>();
+  /** Deleted pods kept running on their node until every node's proxy has dropped their endpoints. */
+  private readonly draining = new Map<string, Draining>();
 
   constructor(private readonly options: EngineOptions) {
     this.observed = options.initialObserved;
@@ -218,7 +233,9 @@ export class Engine {
     this.observed = { ...result.observed, appliedCommit: commit, errors };
     for (const action of result.actions) log.debug('reconcile.action', { action: describeAction(action) });
 
-    const puts = await this.putChanged(result.nodeStates, commit);
+    this.updateDraining(result.nodeStates);
+    const puts = await this.putChanged(this.withDraining(result.nodeStates), commit);
+    this.recordDrainGenerations();
     this.options.status.update(this.observed, { desiredCommit: commit, reason, refusedCommit: view.refused?.commit });
 
     const phases = new Map<string, number>();
@@ -231,11 +248,63 @@ export class Engine {
     metrics.queueDepth.set(this.runner.pending);
     if (result.actions.length > 0 || puts > 0) log.info('reconcile.done', { commit, reason, actions: result.actions.length, puts, ms: Math.round(performance.now() - started) });
     this.emit({ commit, refusedCommit: view.refused?.commit, actions: result.actions.length, puts, observed: this.observed });
+    if (this.draining.size > 0) return Math.min(result.requeueAfterMs ?? Infinity, 200);
     return result.requeueAfterMs;
   }
 
   private emit(pass: PassSummary): void {
     for (const listener of this.listeners) listener(pass);
+  }
+
+  /**
+   * Connection draining: the controllers drop a deleted pod from its node's
+   * state and its endpoints from every node's services in the same pass. Were
+   * both sent at once, the pod's agent could stop it while another node's
+   * proxy still routes to it. So the pod stays in its node's state until
+   * every node has converged to a state without its endpoints (or
+   * DRAIN_MAX_MS passed), and only then is it stopped.
+   */
+  private updateDraining(states: Map<string, Omit<NodeDesiredState, 'generation'>>): void {
+    for (const uid of this.lastSentPods.keys()) if (!this.observed.pods.has(uid)) this.lastSentPods.delete(uid);
+    for (const [uid, pod] of this.observed.pods) {
+      const node = pod.spec.nodeName;
+      const sent = this.lastSentPods.get(uid);
+      if (!pod.metadata.deletionTimestamp || !node || !sent || this.draining.has(uid)) continue;
+      if (states.get(node)?.pods.some((p) => p.uid === uid)) continue;
+      if (this.runtimes.get(node)?.connection.state !== 'connected') continue;
+      this.draining.set(uid, { node, since: Date.now(), pod: sent });
+    }
+    for (const [uid, entry] of this.draining) {
+      const gone = !this.observed.pods.has(uid);
+      const expired = Date.now() - entry.since > DRAIN_MAX_MS;
+      const drained = entry.waitFor !== undefined && [...entry.waitFor].every(([node, generation]) => {
+        const runtime = this.runtimes.get(node);
+        return !runtime || runtime.connection.state !== 'connected' || (runtime.view?.generation ?? 0) >= generation;
+      });
+      if (gone || expired || drained) this.draining.delete(uid);
+    }
+  }
+
+  private withDraining(states: Map<string, Omit<NodeDesiredState, 'generation'>>): Map<string, Omit<NodeDesiredState, 'generation'>> {
+    if (this.draining.size === 0) return states;
+    const out = new Map(states);
+    for (const entry of this.draining.values()) {
+      const state = out.get(entry.node);
+      if (!state || state.pods.some((p) => p.uid === entry.pod.uid)) continue;
+      out.set(entry.node, { ...state, pods: [...state.pods, entry.pod] });
+    }
+    return out;
+  }
+
+  /** After the PUTs that dropped a draining pod's endpoints: the generation each node must reach. */
+  private recordDrainGenerations(): void {
+    for (const entry of this.draining.values()) {
+      if (entry.waitFor) continue;
+      entry.waitFor = new Map();
+      for (const [node, runtime] of this.runtimes) {
+        if (runtime.connection.state === 'connected' && runtime.sent) entry.waitFor.set(node, runtime.sent.generation);
+      }
+    }
   }
 
   /** PUTs every connected node's state that differs from what it last accepted; returns how many were sent. */
@@ -262,6 +331,7 @@ export class Engine {
     try {
       const accepted = await this.options.fleet.putDesired(node, state);
       runtime.sent = { generation: accepted, key, pods: new Set(state.pods.map((p) => p.uid)) };
+      for (const pod of state.pods) this.lastSentPods.set(pod.uid, pod);
       this.options.metrics.desiredPuts.inc({ node, result: 'accepted' });
       log.info('agent.desired-accepted', { generation: accepted, pods: state.pods.length, services: state.services.length });
     } catch (err) {
