@@ -230,6 +230,11 @@ describe('engine loop', () => {
     report('h2', []);
     await until(() => !h1Puts().at(-1)!.pods.some((p) => p.uid === 'uid-a'), 'the PUT that stops the pod');
     assert.ok(h.engine.current().pods.get('uid-a')?.metadata.deletionTimestamp, 'still known while its agent runs it');
+    const putsBefore = h1Puts().length;
+    report('h2', []);
+    h.engine.trigger('test');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(h1Puts().slice(putsBefore).every((p) => !p.pods.some((pod) => pod.uid === 'uid-a')), 'a drained pod is never sent again');
     report('h1', []);
     await until(() => !h.engine.current().pods.has('uid-a'), 'the pod to be forgotten');
   });

@@ -69,6 +69,8 @@ export class Engine {
   private readonly lastSentPods = new Map<string, DesiredPod>();
   /** Deleted pods kept running on their node until every node's proxy has dropped their endpoints. */
   private readonly draining = new Map<string, Draining>();
+  /** Deleted pods whose draining is over: never sent again. */
+  private readonly drained = new Set<string>();
 
   constructor(private readonly options: EngineOptions) {
     this.observed = options.initialObserved;
@@ -266,10 +268,11 @@ export class Engine {
    */
   private updateDraining(states: Map<string, Omit<NodeDesiredState, 'generation'>>): void {
     for (const uid of this.lastSentPods.keys()) if (!this.observed.pods.has(uid)) this.lastSentPods.delete(uid);
+    for (const uid of this.drained) if (!this.observed.pods.has(uid)) this.drained.delete(uid);
     for (const [uid, pod] of this.observed.pods) {
       const node = pod.spec.nodeName;
       const sent = this.lastSentPods.get(uid);
-      if (!pod.metadata.deletionTimestamp || !node || !sent || this.draining.has(uid)) continue;
+      if (!pod.metadata.deletionTimestamp || !node || !sent || this.draining.has(uid) || this.drained.has(uid)) continue;
       if (states.get(node)?.pods.some((p) => p.uid === uid)) continue;
       if (this.runtimes.get(node)?.connection.state !== 'connected') continue;
       this.draining.set(uid, { node, since: Date.now(), pod: sent });
@@ -281,7 +284,10 @@ export class Engine {
         const runtime = this.runtimes.get(node);
         return !runtime || runtime.connection.state !== 'connected' || (runtime.view?.generation ?? 0) >= generation;
       });
-      if (gone || expired || drained) this.draining.delete(uid);
+      if (gone || expired || drained) {
+        this.draining.delete(uid);
+        if (!gone) this.drained.add(uid);
+      }
     }
   }
 
