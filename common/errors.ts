@@ -64,6 +64,13 @@ export class GitError extends CoxError {
   }
 }
 
+/** A command the agent's service proxy ran (nft, ipvsadm, ip, conntrack) failed; the next sync starts over. */
+export class ProxyCommandFailed extends CoxError {
+  constructor(argv: string[], code: number, stderr: string) {
+    super('ProxyCommandFailed', `proxy: \`${argv.join(' ')}\` failed (exit ${code}): ${stderr.trim().split('\n').slice(0, 5).join('; ')}`, { argv, code, stderr });
+  }
+}
+
 /** A message suitable for a user: a CoxError's own sentence, anything else without its stack. */
 export function describeError(err: unknown): string {
   if (err instanceof CoxError) return err.message;

@@ -3,7 +3,9 @@
  * Everything else builds argv arrays and script text; tests pass a fake.
  */
 import { spawn } from 'node:child_process';
-import { CoxError } from '../../common/errors.ts';
+import { ProxyCommandFailed } from '../../common/errors.ts';
+
+export { ProxyCommandFailed };
 
 export interface CommandResult {
   code: number;
@@ -44,12 +46,6 @@ export class FakeExecutor implements Executor {
     this.calls.push(input === undefined ? { argv } : { argv, input });
     const a = this.answer(argv, input) ?? {};
     return { code: a.code ?? 0, stdout: a.stdout ?? '', stderr: a.stderr ?? '' };
-  }
-}
-
-export class ProxyCommandFailed extends CoxError {
-  constructor(argv: string[], code: number, stderr: string) {
-    super('ProxyCommandFailed', `proxy: \`${argv.join(' ')}\` failed (exit ${code}): ${stderr.trim().split('\n').slice(0, 5).join('; ')}`, { argv, code, stderr });
   }
 }
 
