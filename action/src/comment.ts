@@ -1,0 +1,34 @@
+/**
+ * The one sticky comment's body: the hidden marker that finds it again, then a
+ * section per mode (plan, preview), each between its own hidden delimiters, so
+ * a plan job and a preview job update their part without erasing the other's.
+ * Pure.
+ */
+import { PLAN_MARKER } from './github.ts';
+
+export type Section = 'plan' | 'preview';
+const ORDER: Section[] = ['plan', 'preview'];
+
+const start = (s: Section) => `<!-- coxswain:${s}:start -->`;
+const end = (s: Section) => `<!-- coxswain:${s}:end -->`;
+
+export function sectionsOf(body: string | undefined): Partial<Record<Section, string>> {
+  const out: Partial<Record<Section, string>> = {};
+  if (!body) return out;
+  for (const s of ORDER) {
+    const i = body.indexOf(start(s));
+    const j = body.indexOf(end(s));
+    if (i >= 0 && j > i) out[s] = body.slice(i + start(s).length, j).replace(/^\n/, '').replace(/\n$/, '');
+  }
+  return out;
+}
+
+/** The comment with `section` replaced by `content` (undefined removes it); other sections are kept as they were. */
+export function withSection(body: string | undefined, section: Section, content: string | undefined): string {
+  const sections = sectionsOf(body);
+  if (content === undefined) delete sections[section];
+  else sections[section] = content.replace(/\n+$/, '');
+  const parts = [PLAN_MARKER];
+  for (const s of ORDER) if (sections[s] !== undefined) parts.push(start(s), sections[s]!, end(s));
+  return `${parts.join('\n')}\n`;
+}
