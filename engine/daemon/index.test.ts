@@ -179,6 +179,16 @@ describe('engine loop', () => {
     assert.equal(pods.length, 1);
     assert.equal(pods[0].status.phase, 'Running');
     assert.deepEqual(pods[0].metadata.ownerReferences, [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', controller: true }]);
+    // Deleted later, and gone from the agent: what it had accepted at connect must not bring it back.
+    h.feed.commit({ applied: { commit: 'c2', store: store([nodeManifest('h1')]) } });
+    await until(() => h.fleet.puts.length >= 1 && h.engine.current().pods.get('uid-a')?.metadata.deletionTimestamp !== undefined, 'the pod marked deleted');
+    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', h.fleet.puts.at(-1)!.generation, []) });
+    await until(() => h.fleet.puts.at(-1)!.pods.length === 0, 'the PUT that stops it');
+    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', h.fleet.puts.at(-1)!.generation, []) });
+    await until(() => !h.engine.current().pods.has('uid-a'), 'the pod forgotten');
+    h.engine.trigger('test');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(h.engine.current().pods.has('uid-a'), false, 'not adopted again');
   });
 
   it('keeps reconciling the last valid commit when a newer one is refused, and puts its errors in status', async () => {

@@ -231,6 +231,8 @@ export class Engine {
     if (!this.everyNodeSettled(nodes)) return 200;
 
     const folded = foldAgents(this.observed, nodes, this.runtimes);
+    // What an agent had accepted at connect is adopted once; later it is stale (it still lists pods since deleted).
+    for (const runtime of this.runtimes.values()) if (runtime.view) runtime.accepted = undefined;
     const result = this.options.reconcile({ desired: store, commit, observed: { ...folded, appliedCommit: commit, errors }, now: this.now() });
     this.observed = { ...result.observed, appliedCommit: commit, errors };
     for (const action of result.actions) log.debug('reconcile.action', { action: describeAction(action) });
