@@ -49,7 +49,8 @@ export function renderMetrics(d: AgentDaemon): string {
   metric('process_resident_memory_bytes', 'gauge', 'Resident memory of the agent.', [[{}, mem.rss]]);
   metric('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap size of the agent.', [[{}, mem.heapTotal]]);
   metric('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use by the agent.', [[{}, mem.heapUsed]]);
-  metric('nodejs_external_memory_bytes', 'gauge', 'Memory outside the V8 heap (buffers).', [[{}, mem.external + mem.arrayBuffers]]);
+  metric('nodejs_external_memory_bytes', 'gauge', 'Memory outside the V8 heap, array buffers included.', [[{}, mem.external]]);
+  metric('nodejs_array_buffers_bytes', 'gauge', 'Memory of array buffers (Buffers, WebAssembly memories).', [[{}, mem.arrayBuffers]]);
   metric('process_cpu_seconds_total', 'counter', 'CPU time of the agent.', [[{}, (process.cpuUsage().user + process.cpuUsage().system) / 1e6]]);
   return `${out.join('\n')}\n`;
 }

@@ -78,7 +78,8 @@ export class Kubelet {
   private readonly backoff: BackOff;
   private readonly pullBackoff: BackOff;
   private timers: NodeJS.Timeout[] = [];
-  private pauseReady = false;
+  /** One import of the pause image per agent, however many pods start at once. */
+  private pauseImage: Promise<void> | undefined;
   private stopped = false;
   private polling = false;
   readonly counters = { syncs: 0, syncErrors: 0, containerStarts: 0, containerStops: 0, probeChecks: 0, probeFailures: 0 };
@@ -290,7 +291,8 @@ export class Kubelet {
 
   private async createInfra(rec: PodRecord): Promise<void> {
     const pod = rec.pod;
-    if (!this.pauseReady) { await ensurePauseImage(this.o.runtime, INFRA_IMAGE); this.pauseReady = true; }
+    this.pauseImage ??= ensurePauseImage(this.o.runtime, INFRA_IMAGE).catch((err) => { this.pauseImage = undefined; throw err; });
+    await this.pauseImage;
     const name = `cox_${pod.namespace}_${pod.name}_infra_${pod.uid.slice(0, 8)}_${Date.now().toString(36)}`;
     const id = await this.o.runtime.createContainer(name, infraBody(pod, this.o.network()));
     await this.o.runtime.startContainer(id);

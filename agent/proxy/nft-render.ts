@@ -252,8 +252,13 @@ export function renderIncremental(
   for (const c of stale) lines.push(`flush chain ip ${t} ${c}`);
   for (const c of stale) if (!newChains.has(c)) lines.push(`delete chain ip ${t} ${c}`);
   for (const s of oldSets) if (!newSets.has(s)) lines.push(`delete set ip ${t} ${s}`);
-  const haveLb = new Set(lbChains(applied, opts));
-  for (const c of lbChains(afters, opts)) if (!haveLb.has(c)) lines.push(`add chain ip ${t} ${c}`, `add rule ip ${t} ${c} ${lbChainRule(c)}`);
+  // An lb chain the changed Services used before exists; only a new endpoint count needs a look at the rest.
+  const usedBefore = new Set(lbChains(befores, opts));
+  const missing = lbChains(afters, opts).filter((c) => !usedBefore.has(c));
+  if (missing.length > 0) {
+    const haveLb = new Set(lbChains(applied, opts));
+    for (const c of missing) if (!haveLb.has(c)) lines.push(`add chain ip ${t} ${c}`, `add rule ip ${t} ${c} ${lbChainRule(c)}`);
+  }
   for (const o of newObjs) {
     for (const s of o.sets) if (!oldSets.has(s.name)) lines.push(`add ${setDecl(s).replace('set ', `set ip ${t} `)}`);
     for (const c of o.chains) if (!oldRules.has(c.name)) lines.push(`add chain ip ${t} ${c.name}`);

@@ -42,8 +42,8 @@ export class DockerRuntime implements ContainerRuntime {
   private versionInfo: RuntimeVersion | undefined;
 
   constructor(readonly socketPath = DEFAULT_DOCKER_SOCKET) {
-    this.pool = new Pool('http://docker', { socketPath, connections: 8, headersTimeout: 0, bodyTimeout: 0 });
-    this.streams = new Pool('http://docker', { socketPath, connections: 64, headersTimeout: 0, bodyTimeout: 0 });
+    this.pool = new Pool('http://docker', { socketPath, connections: 6, headersTimeout: 0, bodyTimeout: 0 });
+    this.streams = new Pool('http://docker', { socketPath, connections: 32, headersTimeout: 0, bodyTimeout: 0 });
   }
 
   async close(): Promise<void> {
