@@ -1,11 +1,11 @@
 /** Reading manifest files from disk: directories recursively, `*.yaml|*.yml|*.json`, hidden entries and node_modules skipped. */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SourceFile } from './types.ts';
 
 export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
-const READ_CONCURRENCY = 32;
 
 /**
  * The files under each path, in a stable order, with paths as given (relative
@@ -24,13 +24,9 @@ export async function readManifestFiles(paths: string[], cwd: string): Promise<S
     }
   }
   const ordered = [...found].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
-  const files: SourceFile[] = new Array(ordered.length);
-  // A few reads in flight at once: one at a time waits out a thread-pool round trip per file.
-  for (let i = 0; i < ordered.length; i += READ_CONCURRENCY) {
-    await Promise.all(ordered.slice(i, i + READ_CONCURRENCY).map(async ([absolute, shown], j) => {
-      files[i + j] = { path: shown, text: await readFile(absolute, 'utf8') };
-    }));
-  }
+  // Synchronous reads: for thousands of small files they cost a third of what
+  // the promise API's open/fstat/read/close round trips through the thread pool cost.
+  const files: SourceFile[] = ordered.map(([absolute, shown]) => ({ path: shown, text: readFileSync(absolute, 'utf8') }));
   return files;
 }
 
