@@ -6,6 +6,8 @@
  *   nftFullApplyCpuMs      CPU time (user + sys) of that `nft -f`: the load-independent cost
  *   nftIncrementalMs       median, one endpoint of one Service changed: render the change and `nft -f` it (target <= 20)
  *   nftIncrementalRenderMs median of rendering that change alone
+ *   nftIncrementalApplyCpuMs CPU time (user + sys) of `nft -f` for that change, by time(1)
+ *   spawnMs                median of spawning `ip netns exec NS true` from this process: the floor under any apply
  *   nftSyncMs              median of a whole Proxier.sync for that change: normalise and diff all 10,000
  *                          desired Services, render, apply (what the agent pays per desired-state update)
  *   nftNoopSyncMs          median of a sync where nothing changed (normalise and diff; no nft run)
@@ -108,6 +110,23 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     }
     log(`incremental render + apply: ${changeTimes.map((m) => m.toFixed(1)).join(' ')} ms`);
 
+    const spawns: number[] = [];
+    for (let r = 0; r < 10; r++) {
+      const started = performance.now();
+      await exec.run(['true']);
+      spawns.push(performance.now() - started);
+    }
+    {
+      const wanted = servicePorts(services(31));
+      const script = renderIncremental(diffServicePorts(new Map(applied.map((p) => [p.key, p])), wanted), CTX, { table: 'cox_proxy', loadBalance: true }, applied);
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'cox-bench-proxy-'));
+      writeFileSync(path.join(dir, 'inc.nft'), script);
+      const timed = spawnSync('/usr/bin/time', ['-f', '%U %S', 'ip', 'netns', 'exec', NETNS, 'nft', '-f', path.join(dir, 'inc.nft')], { encoding: 'utf8' });
+      rmSync(dir, { recursive: true, force: true });
+      const [user, sys] = timed.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
+      figures.nftIncrementalApplyCpuMs = Math.round((user + sys) * 1000);
+    }
+
     // CPU time of applying the whole table, measured by time(1) around nft.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cox-bench-proxy-'));
     const file = path.join(dir, 'full.nft');
@@ -134,6 +153,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     figures.nftIncrementalMs = Number(median(changeTimes).toFixed(1));
     figures.nftIncrementalRenderMs = Number(median(renderTimes).toFixed(2));
     figures.nftSyncMs = Number(median(incremental).toFixed(1));
+    figures.spawnMs = Number(median(spawns).toFixed(1));
     figures.nftIncrementalScriptBytes = incBytes;
     figures.nftNoopSyncMs = Number(median(noop).toFixed(1));
     figures.ipvsRenderMs = Math.round(median(ipvs));
