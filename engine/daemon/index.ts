@@ -278,6 +278,7 @@ export class Engine {
       if (states.get(node)?.pods.some((p) => p.uid === uid)) continue;
       if (this.runtimes.get(node)?.connection.state !== 'connected') continue;
       this.draining.set(uid, { node, since: Date.now(), pod: sent });
+      this.options.log.debug('pod.draining', { pod: `${pod.metadata.namespace}/${pod.metadata.name}`, node });
     }
     for (const [uid, entry] of this.draining) {
       const gone = !this.observed.pods.has(uid);
@@ -287,6 +288,7 @@ export class Engine {
         return !runtime || runtime.connection.state !== 'connected' || (runtime.view?.generation ?? 0) >= generation;
       });
       if (gone || expired || drained) {
+        this.options.log.debug('pod.drained', { pod: `${entry.pod.namespace}/${entry.pod.name}`, node: entry.node, ms: Date.now() - entry.since, how: gone ? 'gone' : drained ? 'every node converged' : 'timed out' });
         this.draining.delete(uid);
         if (!gone) this.drained.add(uid);
       }
