@@ -172,5 +172,26 @@ describe('engine loop wired to the real source, controllers and status writer', 
     const after = [...again.accepted.values()].flatMap((s) => s.pods.map((p) => p.uid)).sort();
     assert.deepEqual(after, uids, 'the same pods, none added');
   });
-});
 
+  it('deploys a preview ref into namespace pr-<n> under the preview policy, and removes it with the ref', async () => {
+    const fleet = new SimulatedFleet();
+    await startEngine(fleet);
+    await until('3 pods', async () => (await readStatusSnapshot(repo.dir)).observed.pods.size === 3);
+    writeFileSync(path.join(repo.dir, 'web.yaml'), web(4));
+    gitCli(repo.dir, ['add', '-A']);
+    const tree = gitCli(repo.dir, ['write-tree']);
+    const head = gitCli(repo.dir, ['commit-tree', tree, '-p', 'HEAD', '-m', 'PR 7: web, 4 replicas']);
+    gitCli(repo.dir, ['update-ref', 'refs/coxswain/previews/pr-7', head]);
+    const preview = await until('the preview pod in status', async () => {
+      const pods = [...(await readStatusSnapshot(repo.dir)).observed.pods.values()].filter((p) => p.metadata.namespace === 'pr-7');
+      return pods.length > 0 ? pods : false;
+    });
+    assert.equal(preview.length, 1, 'replicas capped at the default maxReplicas of 1');
+    const services = (await readStatusSnapshot(repo.dir)).observed.services;
+    assert.ok(services.has('pr-7/web'), 'the preview has its own Service');
+    assert.notEqual(services.get('pr-7/web')!.spec.clusterIP, services.get('default/web')!.spec.clusterIP);
+    assert.equal([...(await readStatusSnapshot(repo.dir)).observed.pods.values()].filter((p) => p.metadata.namespace === 'default').length, 3, 'main is untouched');
+    gitCli(repo.dir, ['update-ref', '-d', 'refs/coxswain/previews/pr-7']);
+    await until('the preview gone from status', async () => [...(await readStatusSnapshot(repo.dir)).observed.pods.values()].every((p) => p.metadata.namespace !== 'pr-7'));
+  });
+});
