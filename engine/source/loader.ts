@@ -8,7 +8,7 @@ import type { Cluster } from '../../schemas/types.generated.ts';
 import { keyOf, loadManifests, parseManifestFile, hasErrors, type Diagnostic, type ManifestObject, type ObjectStore, type SourceFile } from '../manifests/index.ts';
 import type { ParseResult } from '../manifests/index.ts';
 import { canonicalJson } from '../status/render.ts';
-import { commitTree, diffManifestTrees, listManifestFiles, readBlobText, type FileIndex } from './tree.ts';
+import { commitTree, diffManifestTrees, listManifestFiles, objectReadingFs, readBlobText, type FileIndex } from './tree.ts';
 
 export interface ObjectRef {
   kind: string;
@@ -36,6 +36,8 @@ export interface DesiredCommit {
   changes: ObjectChanges;
   /** Files read and parsed for this load (the rest came from the cache). */
   parsed: number;
+  /** Where the time went: git (trees and blobs), parsing changed files, loading the store and cross-object checks. */
+  timings: { gitMs: number; parseMs: number; storeMs: number };
 }
 
 export class DesiredLoader {
@@ -50,19 +52,23 @@ export class DesiredLoader {
 
   /** Loads `commit`; with `base` (an earlier load) only the files changed since it are read. */
   async load(commit: string, base?: DesiredCommit): Promise<DesiredCommit> {
-    const tree = await commitTree(this.gitdir, commit, this.gitCache);
+    const started = performance.now();
+    const objectFs = objectReadingFs(this.gitdir);
+    const tree = await commitTree(this.gitdir, commit, this.gitCache, objectFs);
     let files: FileIndex;
     if (base) {
-      const diff = await diffManifestTrees(this.gitdir, base.tree, tree, this.gitCache);
+      const diff = await diffManifestTrees(this.gitdir, base.tree, tree, this.gitCache, objectFs);
       files = new Map(base.files);
       for (const file of diff.deleted) files.delete(file);
       for (const [file, oid] of diff.changed) files.set(file, oid);
     } else {
-      files = await listManifestFiles(this.gitdir, tree, this.gitCache);
+      files = await listManifestFiles(this.gitdir, tree, this.gitCache, objectFs);
     }
     const missing = [...files].filter(([file, oid]) => !this.cache.has(cacheKey(file, oid)));
-    const texts = await Promise.all(missing.map(([, oid]) => readBlobText(this.gitdir, oid, this.gitCache)));
+    const texts = await Promise.all(missing.map(([, oid]) => readBlobText(this.gitdir, oid, this.gitCache, objectFs)));
+    const read = performance.now();
     missing.forEach(([file, oid], i) => this.cache.set(cacheKey(file, oid), this.parse({ path: file, text: texts[i] })));
+    const parsed = performance.now();
     const sources: SourceFile[] = [...files.keys()].map((file) => ({ path: file, text: '' }));
     const { store, cluster, diagnostics } = loadManifests(sources, (file) => this.cache.get(cacheKey(file.path, files.get(file.path)!))!);
     const changes = base ? this.fileChanges(base, files, store) : objectChanges(undefined, store);
@@ -77,6 +83,7 @@ export class DesiredLoader {
       valid: !hasErrors(diagnostics),
       changes,
       parsed: missing.length,
+      timings: { gitMs: read - started, parseMs: parsed - read, storeMs: performance.now() - parsed },
     };
   }
 

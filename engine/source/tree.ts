@@ -4,7 +4,8 @@
  * two commits' trees, skipping every subtree whose oid did not change.
  */
 import fs from 'node:fs';
-import git from 'isomorphic-git';
+import path from 'node:path';
+import git, { type FsClient } from 'isomorphic-git';
 import { GitError } from '../../common/errors.ts';
 
 /** Manifests are *.yaml, *.yml and *.json outside hidden directories (.github workflows are not manifests). */
@@ -16,19 +17,19 @@ export function isManifestPath(file: string): boolean {
 /** path -> blob oid. */
 export type FileIndex = Map<string, string>;
 
-export async function commitTree(gitdir: string, commit: string, cache: object): Promise<string> {
+export async function commitTree(gitdir: string, commit: string, cache: object, objectFs: FsClient = fs): Promise<string> {
   try {
-    return (await git.readCommit({ fs, gitdir, oid: commit, cache })).commit.tree;
+    return (await git.readCommit({ fs: objectFs, gitdir, oid: commit, cache })).commit.tree;
   } catch (err) {
     throw new GitError(`commit ${commit}: ${(err as Error).message}`, { commit }, { cause: err });
   }
 }
 
 /** Every manifest file of a tree with its blob oid. */
-export async function listManifestFiles(gitdir: string, tree: string, cache: object): Promise<FileIndex> {
+export async function listManifestFiles(gitdir: string, tree: string, cache: object, objectFs: FsClient = fs): Promise<FileIndex> {
   const out: FileIndex = new Map();
   const walk = async (oid: string, prefix: string): Promise<void> => {
-    const { tree: entries } = await git.readTree({ fs, gitdir, oid, cache });
+    const { tree: entries } = await git.readTree({ fs: objectFs, gitdir, oid, cache });
     await Promise.all(
       entries.map(async (e) => {
         const file = `${prefix}${e.path}`;
@@ -49,9 +50,9 @@ export interface TreeDiff {
 }
 
 /** Manifest files that differ between two trees; identical subtrees are skipped without being read. */
-export async function diffManifestTrees(gitdir: string, from: string | undefined, to: string, cache: object): Promise<TreeDiff> {
+export async function diffManifestTrees(gitdir: string, from: string | undefined, to: string, cache: object, objectFs: FsClient = fs): Promise<TreeDiff> {
   const diff: TreeDiff = { changed: new Map(), deleted: [] };
-  const read = async (oid: string | undefined) => (oid ? (await git.readTree({ fs, gitdir, oid, cache })).tree : []);
+  const read = async (oid: string | undefined) => (oid ? (await git.readTree({ fs: objectFs, gitdir, oid, cache })).tree : []);
   const walk = async (a: string | undefined, b: string | undefined, prefix: string): Promise<void> => {
     if (a === b) return;
     const [ta, tb] = await Promise.all([read(a), read(b)]);
@@ -78,7 +79,55 @@ export async function diffManifestTrees(gitdir: string, from: string | undefined
   return diff;
 }
 
-export async function readBlobText(gitdir: string, oid: string, cache: object): Promise<string> {
-  const { blob } = await git.readBlob({ fs, gitdir, oid, cache });
+export async function readBlobText(gitdir: string, oid: string, cache: object, objectFs: FsClient = fs): Promise<string> {
+  const { blob } = await git.readBlob({ fs: objectFs, gitdir, oid, cache });
   return Buffer.from(blob).toString('utf8');
+}
+
+/**
+ * The fs handed to isomorphic-git while reading one commit. Git objects never
+ * change, so within one load a directory listing of `objects/` can be reused:
+ * it answers "is this object loose?" without a failed open per object and
+ * spares a readdir of `objects/pack` per object (isomorphic-git does both).
+ * Made anew for every load, so objects written since are seen.
+ */
+export function objectReadingFs(gitdir: string): FsClient {
+  const p = fs.promises;
+  const objects = path.join(gitdir, 'objects');
+  const listings = new Map<string, Promise<string[] | undefined>>();
+  const list = (dir: string) => {
+    let listing = listings.get(dir);
+    if (!listing) {
+      listing = p.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      listings.set(dir, listing);
+    }
+    return listing;
+  };
+  const loose = /^[0-9a-f]{2}\/[0-9a-f]{38}$/;
+  const promises: Record<string, unknown> = {
+    readFile: async (file: string, options?: unknown) => {
+      const rel = path.relative(objects, path.normalize(file));
+      if (loose.test(rel)) {
+        const names = await list(path.join(objects, rel.slice(0, 2)));
+        if (!names?.includes(rel.slice(3))) throw Object.assign(new Error(`ENOENT: no such file, open '${file}'`), { code: 'ENOENT' });
+      }
+      return p.readFile(file, options as never);
+    },
+    readdir: async (dir: string, options?: unknown) => {
+      const normal = path.normalize(dir);
+      if (normal.startsWith(objects) && !options) {
+        const names = await list(normal);
+        if (!names) throw Object.assign(new Error(`ENOENT: no such file or directory, scandir '${dir}'`), { code: 'ENOENT' });
+        return [...names];
+      }
+      return p.readdir(dir, options as never);
+    },
+  };
+  for (const command of ['writeFile', 'mkdir', 'rmdir', 'unlink', 'stat', 'lstat', 'readlink', 'symlink', 'rm']) {
+    promises[command] = (p as unknown as Record<string, (...args: unknown[]) => unknown>)[command].bind(p);
+  }
+  return { promises } as unknown as FsClient;
 }
