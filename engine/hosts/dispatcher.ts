@@ -4,6 +4,8 @@
  * agent's unix socket on the host. No TCP port is opened on any host; the
  * agent client above never knows it is talking through SSH.
  */
+import { Duplex } from 'node:stream';
+import type { ClientChannel } from 'ssh2';
 import { Agent, type Dispatcher } from 'undici';
 import type { buildConnector } from 'undici';
 import type { Socket } from 'node:net';
@@ -25,8 +27,7 @@ export function createAgentDispatcher(connection: HostConnection, options: Agent
   const socketPath = options.socketPath ?? AGENT_SOCKET_PATH;
   const connect: buildConnector.connector = (_opts, callback) => {
     connection.openStreamLocal(socketPath).then(
-      // An ssh2 channel is a Duplex; undici drives it like a socket.
-      (channel) => callback(null, channel as unknown as Socket),
+      (channel) => callback(null, channelSocket(channel) as unknown as Socket),
       (err: Error) => callback(err, null),
     );
   };
@@ -37,4 +38,37 @@ export function createAgentDispatcher(connection: HostConnection, options: Agent
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
     keepAliveMaxTimeout: options.keepAliveTimeoutMs ?? 4_000,
   });
+}
+
+/**
+ * An ssh2 channel dressed as a socket for undici. The channel's own destroy()
+ * neither marks it destroyed nor reliably emits 'close', so undici would
+ * count a channel the agent closed as still open and, once its pool is full
+ * of them, queue requests forever. This Duplex has the stream semantics
+ * undici relies on and closes the channel under it.
+ */
+export function channelSocket(channel: ClientChannel): Duplex {
+  const socket = new Duplex({
+    read() {
+      channel.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      channel.write(chunk, callback);
+    },
+    final(callback) {
+      channel.end();
+      callback();
+    },
+    destroy(err, callback) {
+      channel.close();
+      callback(err);
+    },
+  });
+  channel.on('data', (chunk: Buffer) => {
+    if (!socket.push(chunk)) channel.pause();
+  });
+  channel.on('end', () => socket.push(null));
+  channel.on('close', () => socket.destroy());
+  channel.on('error', (err: Error) => socket.destroy(err));
+  return socket;
 }

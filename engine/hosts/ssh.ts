@@ -208,11 +208,18 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
   }
 
   /** A `direct-streamlocal@openssh.com` channel to a unix socket on the host. */
-  async openStreamLocal(socketPath: string): Promise<ClientChannel> {
+  async openStreamLocal(socketPath: string, timeoutMs = this.#options.connectTimeoutMs): Promise<ClientChannel> {
     const client = this.#live();
     return new Promise((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new AgentUnreachable(this.name, `no answer opening a channel to ${socketPath} within ${timeoutMs} ms`));
+      }, timeoutMs);
       client.openssh_forwardOutStreamLocal(socketPath, (err, channel) => {
-        if (err) reject(new AgentUnreachable(this.name, `cannot open ${socketPath}: ${channelFailure(err)}`, { cause: err }));
+        clearTimeout(timer);
+        if (timedOut) channel?.close();
+        else if (err) reject(new AgentUnreachable(this.name, `cannot open ${socketPath}: ${channelFailure(err)}`, { cause: err }));
         else resolve(channel);
       });
     });

@@ -192,6 +192,14 @@ describe('hosts over SSH in the lab', function () {
     const parallel = await Promise.all(Array.from({ length: 8 }, (_, i) => request(`${AGENT_ORIGIN}/n/${i}`, { dispatcher }).then((r) => r.body.json() as Promise<{ url: string }>)));
     assert.deepEqual(parallel.map((r) => r.url), Array.from({ length: 8 }, (_, i) => `/n/${i}`));
 
+    // Channels the server closes (Connection: close, or its keep-alive timeout) must leave the pool: 12 such requests through 2 connections.
+    const closing = createAgentDispatcher(connection, { connections: 2 });
+    dispatchers.push(closing);
+    for (let i = 0; i < 12; i++) {
+      const response = await request(`${AGENT_ORIGIN}/closed/${i}`, { dispatcher: closing, headers: { connection: 'close' }, headersTimeout: 10_000 });
+      assert.equal(((await response.body.json()) as { url: string }).url, `/closed/${i}`);
+    }
+
     const rtts: number[] = [];
     for (let i = 0; i < 50; i++) {
       const started = performance.now();
