@@ -30,6 +30,8 @@ export interface DaemonOptions {
   proxierFactory?: (mode: NodeDesiredState['proxyMode']) => Promise<Proxier>;
   /** Disk whose free space makes DiskPressure (the container store). */
   diskPath?: string;
+  /** Runs the pod network's commands (ip, nft, sysctl); the default runs them on this host. */
+  networkExec?: (argv: string[], input?: string) => Promise<string>;
 }
 
 export class AgentDaemon {
@@ -58,7 +60,7 @@ export class AgentDaemon {
       capacity: { cpu: '0', memory: '0', pods: '0' }, allocatable: { cpu: '0', memory: '0', pods: '0' },
       conditions: [], images: [], pods: [], proxy: { mode: 'none', services: [] }, heartbeatTime: new Date().toISOString(),
     });
-    this.network = new PodNetwork(o.runtime);
+    this.network = new PodNetwork(o.runtime, o.networkExec);
     this.kubelet = new Kubelet({
       runtime: o.runtime, stateDir: o.stateDir, log: o.log, backoff: o.backoff, pollMs: o.pollMs,
       network: () => this.network.network ?? 'coxswain',

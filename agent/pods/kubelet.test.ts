@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Kubelet } from './kubelet.ts';
+import { FakeRuntime } from '../runtime/fake.ts';
+import { LABELS, type DesiredPod, type NodeDesiredState, type ObservedPod } from '../../common/agent-api.ts';
+import { podWith } from './testing.ts';
+
+function desired(pods: DesiredPod[], generation = 1): NodeDesiredState {
+  return { generation, node: 'h1', nodeAddress: '198.18.2.11', podCIDR: '100.64.1.0/24', clusterCIDR: '100.64.0.0/16', serviceCIDR: '100.127.0.0/24', proxyMode: 'nftables', pods, services: [], routes: [] };
+}
+
+describe('kubelet loop with a fake runtime', () => {
+  let dir: string;
+  let runtime: FakeRuntime;
+  let statuses: Map<string, ObservedPod>;
+  let deleted: string[];
+  const make = () => new Kubelet({
+    runtime, stateDir: dir, log: () => undefined, network: () => 'coxswain', runtimeName: () => 'fake',
+    backoff: { initialMs: 60_000, maxMs: 300_000 },
+    onPodStatus: (p) => statuses.set(p.name, p), onPodDeleted: (uid) => deleted.push(uid),
+  });
+  const app = (name: string) => runtime.byLabel(LABELS.podName, name).filter((c) => c.labels[LABELS.containerRole] === 'app').sort((a, b) => a.created.localeCompare(b.created));
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cox-kubelet-'));
+    runtime = new FakeRuntime();
+    statuses = new Map();
+    deleted = [];
+  });
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  it('creates the sandbox, then the app container joining it, and reports the pod Running and Ready', async () => {
+    const k = make();
+    await k.setDesired(desired([podWith({})]));
+    const [infra] = runtime.byLabel(LABELS.containerRole, 'infra');
+    const [c] = app('web');
+    assert.equal(c.networkMode, `container:${infra.id}`);
+    assert.equal(c.body.HostConfig.Init, true);
+    const s = statuses.get('web')!.status;
+    assert.equal(s.phase, 'Running');
+    assert.equal(s.podIP, infra.ipAddresses.fake);
+    assert.ok(s.conditions.some((x) => x.type === 'Ready' && x.status === 'True'));
+  });
+
+  it('restarts a crashed container at once the first time, then holds it in CrashLoopBackOff', async () => {
+    const k = make();
+    await k.setDesired(desired([podWith({})]));
+    runtime.exit(app('web')[0].id, 1, 'boom\n');
+    await k.poll();
+    assert.equal(app('web').length, 2);
+    assert.equal(statuses.get('web')!.status.containerStatuses[0].restartCount, 1);
+    runtime.exit(app('web')[1].id, 1);
+    await k.poll();
+    assert.equal(app('web').length, 2);
+    const c = statuses.get('web')!.status.containerStatuses[0];
+    assert.equal(c.state.waiting?.reason, 'CrashLoopBackOff');
+    assert.equal(c.lastState?.terminated?.exitCode, 1);
+  });
+
+  it('adopts running containers after an agent restart without creating or stopping anything', async () => {
+    await make().setDesired(desired([podWith({})]));
+    const before = runtime.calls.length;
+    const again = make();
+    await again.setDesired(desired([podWith({})]));
+    assert.deepEqual(runtime.calls.slice(before), []);
+    assert.equal(statuses.get('web')!.status.phase, 'Running');
+  });
+
+  it('tears down a pod that left the desired state, sandbox last, and never touches unlabelled containers', async () => {
+    const k = make();
+    await k.setDesired(desired([podWith({})]));
+    const stranger = await runtime.createContainer('stranger', { Image: 'coxswain/busybox:1', HostConfig: {} });
+    await runtime.startContainer(stranger);
+    await k.setDesired(desired([], 2));
+    assert.deepEqual([...runtime.containers.values()].map((c) => c.name), ['stranger']);
+    const removes = runtime.calls.filter((c) => c.startsWith('remove'));
+    assert.match(removes[removes.length - 1], /_infra_/);
+    assert.deepEqual(deleted, ['uid-0001-abcdef']);
+  });
+
+  it('reports ErrImagePull with the runtime message and does not create the container', async () => {
+    runtime.pullFailures.set('registry.example/app:2', 'manifest unknown');
+    const k = make();
+    await k.setDesired(desired([podWith({ containers: [{ name: 'app', image: 'registry.example/app:2' }] })]));
+    const c = statuses.get('web')!.status.containerStatuses[0];
+    assert.equal(c.state.waiting?.reason, 'ErrImagePull');
+    assert.match(c.state.waiting?.message ?? '', /manifest unknown/);
+    assert.equal(app('web').length, 0);
+  });
+
+  it('reports CreateContainerConfigError naming a missing secret', async () => {
+    const k = make();
+    await k.setDesired(desired([podWith({ containers: [{ name: 'app', image: 'coxswain/busybox:1', env: [{ name: 'PASS', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } }] }] })]));
+    const c = statuses.get('web')!.status.containerStatuses[0];
+    assert.equal(c.state.waiting?.reason, 'CreateContainerConfigError');
+    assert.match(c.state.waiting?.message ?? '', /key "password" of secret "db" not found/);
+  });
+
+  it('recreates a container whose spec changed, keeping the restart count rising', async () => {
+    const k = make();
+    await k.setDesired(desired([podWith({})]));
+    await k.setDesired(desired([podWith({ containers: [{ name: 'app', image: 'coxswain/busybox:1', args: ['sleep', '9'] }] })], 2));
+    const list = app('web');
+    assert.equal(list.length, 2);
+    assert.deepEqual(list[1].body.Cmd, ['sleep', '9']);
+    assert.equal(list[0].state.running, false);
+  });
+});
