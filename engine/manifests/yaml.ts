@@ -163,6 +163,13 @@ function parseWithPositions(text: string): ParsedDocument[] {
   });
 }
 
+/** Occurrences of a character, counting no further than `limit`. */
+function count(text: string, char: string, limit: number): number {
+  let n = 0;
+  for (let i = text.indexOf(char); i !== -1 && n <= limit; i = text.indexOf(char, i + 1)) n++;
+  return n;
+}
+
 function hasLineLongerThan(text: string, length: number): boolean {
   for (let start = 0; start < text.length; ) {
     const newline = text.indexOf('\n', start);
@@ -181,7 +188,7 @@ function hasLineLongerThan(text: string, length: number): boolean {
 function nestingBeyondLimit(text: string): number | undefined {
   // Nesting that deep needs that many brackets or a line that long: native checks rule out nearly every file.
   if (text.length <= MAX_NESTING) return undefined;
-  if (!hasLineLongerThan(text, MAX_NESTING) && text.split(/[[{]/, MAX_NESTING + 1).length <= MAX_NESTING) return undefined;
+  if (!hasLineLongerThan(text, MAX_NESTING) && count(text, '[', MAX_NESTING) + count(text, '{', MAX_NESTING) <= MAX_NESTING) return undefined;
   let flow = 0;
   let lineStart = true;
   let block = 0;

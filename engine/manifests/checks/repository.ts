@@ -12,7 +12,7 @@ import { keyOf } from '../store.ts';
 import type { Diagnostic, ManifestObject } from '../types.ts';
 import type { FieldPath } from '../yaml.ts';
 import type { Finding } from './finding.ts';
-import { podSpecOf } from './pods.ts';
+import { podSpecOf, type PodSpecSite } from './pods.ts';
 import { checkPolicy } from './policy.ts';
 import { formatPath } from '../schema.ts';
 
@@ -102,13 +102,17 @@ function checkServices(
 ): void {
   const nodePorts = new Map<string, ManifestObject>();
   const clusterIPs = new Map<string, ManifestObject>();
-  const podSitesByNamespace = new Map<string | undefined, Array<{ object: ManifestObject; site: ReturnType<typeof podSpecOf> }>>();
+  // Pod specs by namespace and by each label they carry, so a selector only looks at pods with its first label.
+  const podSitesByLabel = new Map<string, Array<{ object: ManifestObject; site: PodSpecSite }>>();
   for (const object of objects) {
     const site = podSpecOf(object);
     if (!site) continue;
-    let list = podSitesByNamespace.get(object.metadata.namespace);
-    if (!list) podSitesByNamespace.set(object.metadata.namespace, (list = []));
-    list.push({ object, site });
+    for (const [key, value] of Object.entries(site.labels)) {
+      const index = `${object.metadata.namespace}\u0000${key}\u0000${value}`;
+      let list = podSitesByLabel.get(index);
+      if (!list) podSitesByLabel.set(index, (list = []));
+      list.push({ object, site });
+    }
   }
   for (const object of objects) {
     if (object.kind !== 'Service') continue;
@@ -122,7 +126,7 @@ function checkServices(
     }
     const selector = service.spec.selector ? selectorEntries(service.spec.selector) : [];
     const selected = selector.length > 0
-      ? (podSitesByNamespace.get(object.metadata.namespace) ?? []).filter(({ site }) => labelsMatch(selector, site!.labels))
+      ? (podSitesByLabel.get(`${object.metadata.namespace}\u0000${selector[0][0]}\u0000${selector[0][1]}`) ?? []).filter(({ site }) => labelsMatch(selector, site.labels))
       : undefined;
     if (selected && selected.length === 0) {
       warning(object, ['spec', 'selector'], `selects no Pod or pod template in namespace ${object.metadata.namespace}: the Service will have no endpoints`);
@@ -137,7 +141,7 @@ function checkServices(
       }
       if (typeof port.targetPort === 'string' && selected && selected.length > 0) {
         const declares = (spec: PodSpec) => spec.containers.some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP')));
-        const missing = selected.filter(({ site }) => !declares(site!.spec)).map(({ object: o }) => describeObject(o));
+        const missing = selected.filter(({ site }) => !declares(site.spec)).map(({ object: o }) => describeObject(o));
         if (missing.length > 0) {
           warning(object, ['spec', 'ports', i, 'targetPort'], `no container of ${missing.join(', ')} declares a port named "${port.targetPort}": those pods get no endpoint for it`);
         }
