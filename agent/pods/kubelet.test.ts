@@ -68,6 +68,13 @@ describe('kubelet loop with a fake runtime', () => {
     assert.equal(statuses.get('web')!.status.phase, 'Running');
   });
 
+  it('touches no container before it has a desired state, so a restarting agent never tears down what runs', async () => {
+    await make().setDesired(desired([podWith({})]));
+    const before = runtime.calls.length;
+    await make().poll(true);
+    assert.deepEqual(runtime.calls.slice(before), []);
+  });
+
   it('tears down a pod that left the desired state, sandbox last, and never touches unlabelled containers', async () => {
     const k = make();
     await k.setDesired(desired([podWith({})]));

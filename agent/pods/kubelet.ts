@@ -121,7 +121,8 @@ export class Kubelet {
 
   /** Reads the container list; syncs pods whose containers changed or that are due, removes undesired ones. */
   async poll(all = false): Promise<void> {
-    if (this.stopped || (this.polling && !all)) return;
+    // Before the first desired state (persisted or PUT) nothing is known to be unwanted: touch nothing.
+    if (!this.desired || this.stopped || (this.polling && !all)) return;
     this.polling = true;
     try {
       const rows = await this.o.runtime.listContainers(`${LABELS.managed}=true`);

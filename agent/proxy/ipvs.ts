@@ -116,7 +116,7 @@ export class IpvsProxier implements Proxier {
     const nftOpts = { table: this.table, loadBalance: false };
     const changes = this.#nftTracker.changes(wanted);
     const full = this.#nftContext !== contextKey;
-    const script = full ? renderFull(wanted, ctx, nftOpts) : isEmpty(changes) ? '' : renderIncremental(changes, ctx, nftOpts, this.#nftTracker.applied.values());
+    const script = full ? renderFull(wanted, ctx, nftOpts) : isEmpty(changes) ? '' : renderIncremental(changes, ctx, nftOpts);
     try {
       if (script) await mustRun(this.exec, ['nft', '-f', '-'], script);
     } catch (err) {

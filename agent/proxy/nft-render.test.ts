@@ -16,7 +16,7 @@ function dns(endpoints: string[]): DesiredService {
 }
 
 const byKey = (ports: ServicePort[]) => new Map(ports.map((p) => [p.key, p]));
-const incremental = (before: DesiredService[], after: DesiredService[]) => renderIncremental(diffServicePorts(byKey(servicePorts(before)), servicePorts(after)), ctx, lb, servicePorts(before));
+const incremental = (before: DesiredService[], after: DesiredService[]) => renderIncremental(diffServicePorts(byKey(servicePorts(before)), servicePorts(after)), ctx, lb);
 
 const BASE = `table ip cox_proxy {
 	map service_ips { type ipv4_addr . inet_proto . inet_service : verdict; }

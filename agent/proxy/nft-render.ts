@@ -66,11 +66,31 @@ export function lbChainRule(chain: string): string {
   return `meta l4proto ${proto} dnat to ip daddr . meta l4proto . th dport . numgen inc mod ${count} map @service_endpoints`;
 }
 
-/** The lb chains the given ServicePorts use, sorted. */
+/**
+ * lb chains for 1..LB_PRESET endpoints (TCP and UDP) always exist: nft 1.0.6
+ * cannot add a rule that looks up `service_endpoints` once the map is in the
+ * kernel ("conflicting protocols specified: tcp vs. th", from re-reading the
+ * map's typeof), so they are only ever created in a full sync. A larger
+ * endpoint count appearing later makes the next sync a full one.
+ */
+export const LB_PRESET = 16;
+
+/** The lb chains a full table holds for these ServicePorts, sorted. */
 export function lbChains(ports: Iterable<ServicePort>, opts: NftRenderOptions): string[] {
+  if (!opts.loadBalance) return [];
   const out = new Set<string>();
-  if (opts.loadBalance) for (const p of ports) if (p.endpoints.length > 0 && p.affinityTimeoutSeconds === undefined) out.add(lbChain(p));
+  for (let n = 1; n <= LB_PRESET; n++) out.add(`lb-tcp-${n}`).add(`lb-udp-${n}`);
+  for (const p of ports) if (p.endpoints.length > 0 && p.affinityTimeoutSeconds === undefined) out.add(lbChain(p));
   return [...out].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/** True when these ServicePorts need an lb chain a table built for `applied` lacks: only a full sync can add it. */
+export function needsNewLbChain(changed: ServicePort[], applied: Iterable<ServicePort>, opts: NftRenderOptions): boolean {
+  const need = (p: ServicePort) => opts.loadBalance && p.endpoints.length > LB_PRESET && p.affinityTimeoutSeconds === undefined;
+  const wanted = new Set(changed.filter(need).map(lbChain));
+  if (wanted.size === 0) return false;
+  for (const p of applied) if (need(p)) wanted.delete(lbChain(p));
+  return wanted.size > 0;
 }
 
 export function serviceChain(p: ServicePort): string {
@@ -226,8 +246,6 @@ export function renderIncremental(
   changes: ServicePortChanges,
   ctx: NftContext,
   opts: NftRenderOptions,
-  /** What is programmed now: lb chains it uses exist already (unused ones stay until the next full sync). */
-  applied: Iterable<ServicePort> = [],
 ): string {
   const t = opts.table;
   const befores = [...changes.removed, ...changes.updated.map((u) => u.before)];
@@ -252,13 +270,6 @@ export function renderIncremental(
   for (const c of stale) lines.push(`flush chain ip ${t} ${c}`);
   for (const c of stale) if (!newChains.has(c)) lines.push(`delete chain ip ${t} ${c}`);
   for (const s of oldSets) if (!newSets.has(s)) lines.push(`delete set ip ${t} ${s}`);
-  // An lb chain the changed Services used before exists; only a new endpoint count needs a look at the rest.
-  const usedBefore = new Set(lbChains(befores, opts));
-  const missing = lbChains(afters, opts).filter((c) => !usedBefore.has(c));
-  if (missing.length > 0) {
-    const haveLb = new Set(lbChains(applied, opts));
-    for (const c of missing) if (!haveLb.has(c)) lines.push(`add chain ip ${t} ${c}`, `add rule ip ${t} ${c} ${lbChainRule(c)}`);
-  }
   for (const o of newObjs) {
     for (const s of o.sets) if (!oldSets.has(s.name)) lines.push(`add ${setDecl(s).replace('set ', `set ip ${t} `)}`);
     for (const c of o.chains) if (!oldRules.has(c.name)) lines.push(`add chain ip ${t} ${c.name}`);

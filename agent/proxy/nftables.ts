@@ -7,7 +7,7 @@ import type { DesiredService, ProxyTable } from '../../common/agent-api.ts';
 import { ServiceChangeTracker, isEmpty } from './change-tracker.ts';
 import { staleUdpFlushes } from './conntrack.ts';
 import { mustRun, type Executor } from './exec.ts';
-import { NFT_TABLE, renderFull, renderIncremental } from './nft-render.ts';
+import { NFT_TABLE, needsNewLbChain, renderFull, renderIncremental } from './nft-render.ts';
 import { proxyTable, servicePorts } from './service-ports.ts';
 import type { Proxier, ProxyContext, SyncReport } from './types.ts';
 
@@ -34,13 +34,14 @@ export class NftablesProxier implements Proxier {
     const wanted = servicePorts(services);
     const contextKey = JSON.stringify([ctx.nodeAddress, ctx.podCIDR, ctx.clusterCIDR]);
     const opts = { table: this.table, loadBalance: true };
-    const full = this.#appliedContext !== contextKey;
     const changes = this.#tracker.changes(wanted);
+    const changed = [...changes.added, ...changes.updated.map((u) => u.after)];
+    const full = this.#appliedContext !== contextKey || needsNewLbChain(changed, this.#tracker.applied.values(), opts);
     const script = full
       ? renderFull(wanted, ctx, opts)
       : isEmpty(changes)
         ? ''
-        : renderIncremental(changes, ctx, opts, this.#tracker.applied.values());
+        : renderIncremental(changes, ctx, opts);
     try {
       if (script) await mustRun(this.exec, ['nft', '-f', '-'], script);
     } catch (err) {

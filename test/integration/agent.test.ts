@@ -144,6 +144,46 @@ describe('cox-agent in a lab host (integration)', function () {
     assert.match(routes.stdout, /100\.64\.2\.0\/24 via 198\.18\.2\.12/);
   });
 
+  it('runs init containers in order, then the app with configMap, secret (0400) and emptyDir volumes, env refs and cgroup limits', async () => {
+    const pod: DesiredPod = {
+      uid: 'uid-config-000001', name: 'configured', namespace: 'default',
+      configMaps: { site: { 'greeting.txt': 'hello from a configmap' } },
+      secrets: { creds: { password: 's3cret' } },
+      spec: {
+        volumes: [{ name: 'work', emptyDir: {} }, { name: 'site', configMap: { name: 'site' } }, { name: 'creds', secret: { secretName: 'creds' } }],
+        initContainers: [
+          { name: 'first', image: 'coxswain/busybox:1', command: ['sh', '-c', 'echo first >> /work/order'], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
+          { name: 'second', image: 'coxswain/busybox:1', command: ['sh', '-c', 'echo second >> /work/order'], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
+        ],
+        containers: [{
+          name: 'main', image: 'coxswain/busybox:1', command: ['sleep', '3600'],
+          env: [{ name: 'PASSWORD', valueFrom: { secretKeyRef: { name: 'creds', key: 'password' } } }, { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+          resources: { limits: { memory: '64Mi', cpu: '500m' } },
+          volumeMounts: [{ name: 'work', mountPath: '/work' }, { name: 'site', mountPath: '/etc/site', readOnly: true }, { name: 'creds', mountPath: '/run/creds' }],
+        }],
+      },
+    };
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 5, [web, pod]));
+    const p = await waitForPod(h1!.client, 'configured', 'to be Ready', isReady);
+    assert.deepEqual(p.status.initContainerStatuses?.map((c) => c.state.terminated?.reason), ['Completed', 'Completed']);
+    const id = p.status.containerStatuses[0].containerID!.slice('podman://'.length);
+    const inside = await labExec(handle.lab, 'h1', ['podman', 'exec', id, 'sh', '-c', 'cat /work/order; cat /etc/site/greeting.txt; echo; stat -c %a /run/creds/password; cat /run/creds/password; echo; echo $PASSWORD $POD_NAME; hostname']);
+    assert.equal(inside.stdout, 'first\nsecond\nhello from a configmap\n400\ns3cret\ns3cret configured\nconfigured\n', inside.stderr);
+    const limits = await labExec(handle.lab, 'h1', ['podman', 'inspect', '--format', '{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}', id]);
+    assert.equal(limits.stdout.trim(), `${64 * 2 ** 20} 500000000`);
+    const mounts = await labExec(handle.lab, 'h1', ['sh', '-c', `grep ' /var/lib/coxswain/pods/${pod.uid}/tmpfs ' /proc/mounts | cut -d' ' -f3`]);
+    assert.equal(mounts.stdout.trim(), 'tmpfs', 'secrets live on a tmpfs of the pod');
+  });
+
+  it('reports an image that cannot be pulled as ErrImagePull or ImagePullBackOff with the runtime message', async () => {
+    const missing = busyboxPod('missing', 'uid-missing-00001', { image: 'coxswain/not-here:1' });
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 6, [web, missing]));
+    const p = await waitForPod(h1!.client, 'missing', 'to wait on its image', (x) => ['ErrImagePull', 'ImagePullBackOff'].includes(x.status.containerStatuses[0].state.waiting?.reason ?? ''));
+    assert.match(p.status.containerStatuses[0].state.waiting?.message ?? '', /coxswain\/not-here/);
+    assert.equal(p.status.phase, 'Pending');
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 7, [web]));
+  });
+
   it('serves Prometheus metrics with container usage and node conditions', async () => {
     await waitFor('container usage in metrics', async () => {
       const m = await h1!.client.metrics();
