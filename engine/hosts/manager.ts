@@ -36,7 +36,7 @@ export type HostEvent =
   | { type: 'watch'; node: string; response: WatchResponse };
 
 /** A Node object from Git (only what is read here). */
-export type NodeObjectLike = NodeSshManifest & { kind?: string };
+export type NodeObjectLike = NodeSshManifest & { kind?: string; [field: string]: unknown };
 
 export interface HostManagerOptions {
   auth: ClientAuth;
