@@ -112,7 +112,7 @@ describe(`end to end in the lab (index ${INDEX})`, function () {
   it('3. rolls out a new version while a client loops against the VIP, with zero failed requests', async () => {
     const stopFile = path.join(handle.dir, 'stop-client');
     rmSync(stopFile, { force: true });
-    const script = `n=0; while [ ! -e ${stopFile} ] && [ $n -lt 3000 ]; do n=$((n+1)); if out=$(timeout 2 wget -qO- http://${VIP}/ 2>&1); then echo "ok $out"; else echo "FAIL $out"; fi; sleep 0.05; done`;
+    const script = `n=0; while [ ! -e ${stopFile} ] && [ $n -lt 3000 ]; do n=$((n+1)); t=$(date +%T.%N); if out=$(timeout 2 wget -qO- http://${VIP}/ 2>&1); then echo "ok $t $out"; else echo "FAIL $t $out"; fi; sleep 0.05; done`;
     const client = spawn('nsenter', ['-t', String(handle.lab.nodes[0].pid), '-m', '-n', '-u', '-p', 'sh', '-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     client.stdout.on('data', (chunk) => (output += chunk));
@@ -133,7 +133,7 @@ describe(`end to end in the lab (index ${INDEX})`, function () {
     const lines = output.split('\n').filter(Boolean);
     const failed = lines.filter((l) => l.startsWith('FAIL'));
     assert.ok(lines.length > 40, `the client made ${lines.length} requests`);
-    assert.deepEqual(failed, [], `${failed.length} of ${lines.length} requests failed during the rollout`);
+    assert.deepEqual(failed, [], `${failed.length} of ${lines.length} requests failed during the rollout; around them:\n${lines.filter((_l, i) => lines.slice(Math.max(0, i - 2), i + 3).some((n) => n.startsWith('FAIL'))).join('\n')}`);
   });
 
   it('6. restarts an agent without restarting any container', async () => {
