@@ -17,7 +17,8 @@ import { git } from '../engine/cli/gitcli.ts';
 import { ClusterRepo, getThroughVip, isReady, livePods, startEngine, waitFor, webApp } from '../test/integration/e2e-harness.ts';
 import { percentile } from './run.ts';
 
-const INDEX = 5;
+// 5 like the e2e suite (never run both at once); COX_BENCH_LAB_INDEX moves it.
+const INDEX = Number(process.env.COX_BENCH_LAB_INDEX ?? 5);
 const COMMITS = 20;
 
 /** Time until a request through `vip` succeeds, polled from inside the host by a shell loop (no per-try process start from here). */
