@@ -29,7 +29,7 @@ import type { DesiredService } from '../common/agent-api.ts';
 
 const SERVICES = 10_000;
 const ENDPOINTS = 10;
-const NETNS = 'cox3-bench-proxy';
+const NETNS = 'coxbench-proxy3'; // not cox3-*: the lab of index 3 removes its prefix's namespaces
 const CTX = { nodeAddress: '198.18.3.11', podCIDR: '100.64.1.0/24', clusterCIDR: '100.64.0.0/10' };
 
 function vip(i: number): string {
@@ -101,7 +101,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
       const wanted = servicePorts(services(r));
       const changes = diffServicePorts(new Map(applied.map((p) => [p.key, p])), wanted);
       const started = performance.now();
-      const script = renderIncremental(changes, CTX, { table: 'cox_proxy', loadBalance: true }, applied);
+      const script = renderIncremental(changes, CTX, { table: 'cox_proxy', loadBalance: true });
       renderTimes.push(performance.now() - started);
       const res = await exec.run(['nft', '-f', '-'], script);
       changeTimes.push(performance.now() - started);
@@ -118,7 +118,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     }
     {
       const wanted = servicePorts(services(31));
-      const script = renderIncremental(diffServicePorts(new Map(applied.map((p) => [p.key, p])), wanted), CTX, { table: 'cox_proxy', loadBalance: true }, applied);
+      const script = renderIncremental(diffServicePorts(new Map(applied.map((p) => [p.key, p])), wanted), CTX, { table: 'cox_proxy', loadBalance: true });
       const dir = mkdtempSync(path.join(os.tmpdir(), 'cox-bench-proxy-'));
       writeFileSync(path.join(dir, 'inc.nft'), script);
       const timed = spawnSync('/usr/bin/time', ['-f', '%U %S', 'ip', 'netns', 'exec', NETNS, 'nft', '-f', path.join(dir, 'inc.nft')], { encoding: 'utf8' });

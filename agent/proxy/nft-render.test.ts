@@ -15,6 +15,12 @@ function dns(endpoints: string[]): DesiredService {
   return { namespace: 'kube', name: 'dns', type: 'ClusterIP', clusterIP: '100.127.0.53', sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 60, ports: [{ protocol: 'UDP', port: 53, endpoints: endpoints.map((ip) => ({ ip, port: 5353 })) }] };
 }
 
+/** The lb chains every full table holds (1..16 endpoints, TCP and UDP), in the order rendered. */
+const PRESET_LB = ['tcp', 'udp']
+  .flatMap((proto) => Array.from({ length: 16 }, (_, i) => [`lb-${proto}-${i + 1}`, proto, i + 1] as const))
+  .map(([chain, proto, n]) => `add chain ip cox_proxy ${chain}\nadd rule ip cox_proxy ${chain} meta l4proto ${proto} dnat to ip daddr . meta l4proto . th dport . numgen inc mod ${n} map @service_endpoints\n`)
+  .join('');
+
 const byKey = (ports: ServicePort[]) => new Map(ports.map((p) => [p.key, p]));
 const incremental = (before: DesiredService[], after: DesiredService[]) => renderIncremental(diffServicePorts(byKey(servicePorts(before)), servicePorts(after)), ctx, lb);
 
@@ -46,9 +52,7 @@ describe('nftables rule rendering', function () {
       renderFull(servicePorts([web(['100.64.1.2', '100.64.2.2']), dns(['100.64.2.7'])]), ctx, lb),
       `add table ip cox_proxy
 delete table ip cox_proxy
-${BASE}add chain ip cox_proxy lb-tcp-2
-add rule ip cox_proxy lb-tcp-2 meta l4proto tcp dnat to ip daddr . meta l4proto . th dport . numgen inc mod 2 map @service_endpoints
-add set ip cox_proxy aff-XMJGLSGM { type ipv4_addr; flags dynamic,timeout; timeout 60s; }
+${BASE}${PRESET_LB}add set ip cox_proxy aff-XMJGLSGM { type ipv4_addr; flags dynamic,timeout; timeout 60s; }
 add chain ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53
 add chain ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353
 add rule ip cox_proxy svc-5VJW3TK3-kube/dns/udp/53 ip saddr @aff-XMJGLSGM goto ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353
@@ -97,14 +101,12 @@ add element ip cox_ipvs nodeports { tcp . 30080 }
 
   const cases: Array<{ name: string; before: DesiredService[]; after: DesiredService[]; script: string }> = [
     {
-      name: 'An endpoint removed replaces only that Service’s map elements, and creates the lb chain for its new endpoint count when none exists.',
+      name: 'An endpoint removed replaces only that Service’s map elements and points it at the lb chain of its new endpoint count.',
       before: [web(['100.64.1.2', '100.64.2.2']), dns(['100.64.2.7'])],
       after: [web(['100.64.2.2']), dns(['100.64.2.7'])],
       script: `delete element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 }
 delete element ip cox_proxy service_nodeports { tcp . 30080 }
 delete element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0, 100.127.0.10 . tcp . 80 . 1, 198.18.3.11 . tcp . 30080 . 0, 198.18.3.11 . tcp . 30080 . 1 }
-add chain ip cox_proxy lb-tcp-1
-add rule ip cox_proxy lb-tcp-1 meta l4proto tcp dnat to ip daddr . meta l4proto . th dport . numgen inc mod 1 map @service_endpoints
 add element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 : goto lb-tcp-1 }
 add element ip cox_proxy service_nodeports { tcp . 30080 : goto lb-tcp-1 }
 add element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0 : 100.64.2.2 . 8080, 198.18.3.11 . tcp . 30080 . 0 : 100.64.2.2 . 8080 }

@@ -77,6 +77,20 @@ describe('nftables proxier with a fake kernel', function () {
     assert.equal(proxier.lastSync!.full, true);
   });
 
+  it('resyncs the whole table when a Service grows past the preset lb chains to an endpoint count no chain serves yet', async function () {
+    const fake = new FakeExecutor();
+    const proxier = new NftablesProxier(fake);
+    const many = (n: number) => Array.from({ length: n }, (_, i) => `100.64.1.${i + 1}`);
+    await proxier.sync([svc('a', '100.127.0.1', many(3))], ctx);
+    await proxier.sync([svc('a', '100.127.0.1', many(16))], ctx);
+    assert.equal(proxier.lastSync!.full, false, '16 endpoints are served by a preset chain');
+    await proxier.sync([svc('a', '100.127.0.1', many(17))], ctx);
+    assert.equal(proxier.lastSync!.full, true);
+    assert.match(nftCalls(fake)[2].input!, /add chain ip cox_proxy lb-tcp-17\n/);
+    await proxier.sync([svc('a', '100.127.0.1', many(17)), svc('b', '100.127.0.2', many(17))], ctx);
+    assert.equal(proxier.lastSync!.full, false, 'lb-tcp-17 exists now');
+  });
+
   it('resyncs the whole table when the node address or pod subnet changes', async function () {
     const fake = new FakeExecutor();
     const proxier = new NftablesProxier(fake);
