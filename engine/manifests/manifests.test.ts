@@ -74,6 +74,7 @@ describe('manifests: invalid fixtures report exactly the expected diagnostics', 
     'services.yaml': 'Service port names, node ports outside the range, a clusterIP outside the service CIDR and undeclared target port names are reported',
     'nodes.yaml': 'duplicate node addresses, malformed host keys and pod subnets outside the cluster or overlapping are errors',
     'kinds.yaml': 'unsupported, ignored, misspelt and wrong-apiVersion kinds, and documents that are not manifests, are reported',
+    'selectors.yaml': 'a controller whose selector also matches another controller\'s pods or a bare Pod gets a warning naming them',
     'references.yaml': 'references to missing ConfigMaps, Secrets and keys are errors, and a second object of the same name names the first',
   };
   const files = readdirSync(path.join(testdata, 'invalid')).sort();

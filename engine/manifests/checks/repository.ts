@@ -4,7 +4,8 @@
  * to ConfigMaps and Secrets, Service ports against the pods they select, and
  * the cluster's security policy. Positions come from the loader's origins.
  */
-import type { Cluster, ConfigMap, Node, PodSpec, Secret, Service } from '../../../schemas/types.generated.ts';
+import type { Cluster, ConfigMap, LabelSelector, Node, PodSpec, Secret, Service } from '../../../schemas/types.generated.ts';
+import { selectorMatches } from './selectors.ts';
 import { KINDS } from '../kinds.ts';
 import { cidrContains, cidrsOverlap, ipToNumber, isIPv4, parseCidr, type Cidr } from '../names.ts';
 import { positionOf, sourceOf } from '../positions.ts';
@@ -40,6 +41,7 @@ export function checkRepository(objects: ManifestObject[], cluster?: Cluster): D
   checkNodes(objects.filter((o) => o.kind === 'Node') as unknown as Array<Node & ManifestObject>, podCIDR, spec.podCIDR, error);
   checkServices(objects, serviceCIDR, spec.serviceCIDR, [portLow, portHigh], spec.nodePortRange ?? '30000-32767', error, warning);
   checkReferences(objects, error);
+  checkOverlappingSelectors(objects, warning);
   if (effectiveCluster) {
     for (const object of objects) {
       const site = podSpecOf(object);
@@ -63,7 +65,7 @@ function describeObject(object: ManifestObject): string {
 function checkDuplicates(objects: ManifestObject[], error: Report): void {
   const first = new Map<string, ManifestObject>();
   for (const object of objects) {
-    if (!Object.hasOwn(KINDS, object.kind)) continue;
+    if (!Object.hasOwn(KINDS, object.kind) || object.kind === 'Cluster') continue;
     const key = keyOf(object.kind, object.metadata.namespace, object.metadata.name);
     const earlier = first.get(key);
     if (earlier) error(object, ['metadata', 'name'], `${describeObject(object)} is defined twice: also at ${where(earlier)}`);
@@ -147,6 +149,35 @@ function checkServices(
         }
       }
     });
+  }
+}
+
+/**
+ * Two controllers whose selectors pick the same pods fight over them (each
+ * scales the other's away), and a controller adopts a bare Pod its selector
+ * matches. Kubernetes allows both; here they are warnings.
+ */
+function checkOverlappingSelectors(objects: ManifestObject[], warning: Report): void {
+  const WORKLOADS = new Set(['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet']);
+  const byNamespace = new Map<string | undefined, ManifestObject[]>();
+  for (const object of objects) {
+    if (object.kind !== 'Pod' && !WORKLOADS.has(object.kind)) continue;
+    let list = byNamespace.get(object.metadata.namespace);
+    if (!list) byNamespace.set(object.metadata.namespace, (list = []));
+    list.push(object);
+  }
+  for (const list of byNamespace.values()) {
+    for (const owner of list) {
+      if (!WORKLOADS.has(owner.kind)) continue;
+      const spec = (owner as unknown as { spec: { selector?: LabelSelector | Record<string, string> } }).spec;
+      const selector: LabelSelector = owner.kind === 'ReplicationController' ? { matchLabels: (spec.selector ?? {}) as Record<string, string> } : ((spec.selector ?? {}) as LabelSelector);
+      if (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0) continue;
+      const duplicate = (other: ManifestObject) => other.kind === owner.kind && other.metadata.name === owner.metadata.name; // reported as defined twice
+      const overlaps = list.filter((other) => other !== owner && !duplicate(other) && selectorMatches(selector, podSpecOf(other)!.labels)).map(describeObject);
+      if (overlaps.length > 0) {
+        warning(owner, ['spec', 'selector'], `also selects the pods of ${overlaps.join(', ')}: a controller takes over every pod its selector matches (make the selectors disjoint)`);
+      }
+    }
   }
 }
 
