@@ -49,6 +49,8 @@ export interface NodeRuntime {
   accepted?: NodeDesiredState;
   /** When the engine last got an answer from the agent (its liveness, by the engine's clock). */
   lastSeen?: string;
+  /** When the last state was sent (flow control: one unconverged state per node at a time). */
+  sentAt?: number;
   /** The last state sent and its generation. */
   sent?: { generation: number; key: string; pods: Set<string> };
 }

@@ -249,6 +249,23 @@ describe('engine loop', () => {
     await until(() => !h.engine.current().pods.has('uid-a'), 'the pod to be forgotten');
   });
 
+  it('sends a node its next state only once it converged the last one, with every change since in one PUT', async () => {
+    const h = harness();
+    stopEngine = () => h.engine.stop();
+    h.feed.view = { applied: { commit: 'c1', store: store([nodeManifest('h1'), podManifest('a', 'h1')]) } };
+    await h.engine.start();
+    h.fleet.connect('h1');
+    await until(() => h.fleet.puts.length === 1, 'the first PUT');
+    h.feed.commit({ applied: { commit: 'c2', store: store([nodeManifest('h1'), podManifest('a', 'h1'), podManifest('b', 'h1')]) } });
+    await until(() => h.passes.some((p) => p.commit === 'c2'), 'a pass over c2');
+    h.feed.commit({ applied: { commit: 'c3', store: store([nodeManifest('h1'), podManifest('a', 'h1'), podManifest('b', 'h1'), podManifest('c', 'h1')]) } });
+    await until(() => h.passes.some((p) => p.commit === 'c3'), 'a pass over c3');
+    assert.equal(h.fleet.puts.length, 1, 'nothing more while h1 works on the first state');
+    h.fleet.listener({ type: 'watch', node: 'h1', response: snapshot('h1', h.fleet.puts[0].generation, []) });
+    await until(() => h.fleet.puts.length === 2, 'the next PUT');
+    assert.deepEqual(h.fleet.puts[1].pods.map((p) => p.name).sort(), ['a', 'b', 'c']);
+  });
+
   it('names a refused host in its Ready condition', async () => {
     const h = harness();
     stopEngine = () => h.engine.stop();

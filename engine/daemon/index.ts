@@ -43,6 +43,8 @@ export interface PassSummary {
 
 /** How long a deleted pod may keep running while proxies drop its endpoints, at most. */
 const DRAIN_MAX_MS = 10_000;
+/** How long a node's next state waits for the previous one to converge, at most. */
+const CONVERGE_WAIT_MS = 5_000;
 
 interface Draining {
   node: string;
@@ -326,6 +328,10 @@ export class Engine {
       const full = withAdoptionAnnotations({ ...state, desiredCommit: commit }, this.observed);
       const key = stateKey(full);
       if (runtime.sent?.key === key) continue;
+      // Flow control: while an agent works through the last state, changes pile up here and go as one
+      // state once it has converged (its watch answer triggers the next pass), not as a queue of PUTs.
+      const busy = runtime.sent !== undefined && (runtime.view?.generation ?? 0) < runtime.sent.generation && Date.now() - (runtime.sentAt ?? 0) < CONVERGE_WAIT_MS;
+      if (busy) continue;
       // Above anything this node accepted and above the clock: monotonic across engine restarts even when an
       // agent cannot tell what it accepted (it is still loading its state), without a counter to persist.
       const generation = Math.max((this.generations.get(node) ?? 0) + 1, Date.now());
@@ -341,6 +347,7 @@ export class Engine {
     try {
       const accepted = await this.options.fleet.putDesired(node, state);
       runtime.sent = { generation: accepted, key, pods: new Set(state.pods.map((p) => p.uid)) };
+      runtime.sentAt = Date.now();
       for (const pod of state.pods) this.lastSentPods.set(pod.uid, pod);
       this.options.metrics.desiredPuts.inc({ node, result: 'accepted' });
       log.info('agent.desired-accepted', { generation: accepted, pods: state.pods.length, services: state.services.length });
