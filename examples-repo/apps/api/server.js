@@ -23,7 +23,7 @@ const server = http.createServer((req, res) => {
   res.end(`${JSON.stringify({ error: `no route ${req.url}` })}\n`);
 });
 
-server.listen(port, () => console.log(`api ${pod} listening on :${port}`));
+server.listen(port, () => console.log(`api ${pod} listening on :${server.address().port}`));
 
 process.on('SIGTERM', () => {
   console.log(`api ${pod} stopping`);

@@ -54,7 +54,7 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
-server.listen(port, () => console.log(`web ${pod} listening on :${port}`));
+server.listen(port, () => console.log(`web ${pod} listening on :${server.address().port}`));
 
 // Stop taking connections on SIGTERM and exit once the open ones are done.
 process.on('SIGTERM', () => {
