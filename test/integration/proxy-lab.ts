@@ -77,3 +77,18 @@ export function service(name: string, vip: string, endpoints: string[], extra: P
     ...rest,
   };
 }
+
+/** A UDP pod answering every datagram with `text`, on :5353 (node:dgram in the lab's node image). */
+export async function startUdpPod(lab: Lab, node: string, name: string, text: string): Promise<string> {
+  await labExec(lab, node, ['podman', 'rm', '-f', '-t', '0', name]);
+  const script = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send(${JSON.stringify(text)}, r.port, r.address)); s.bind(5353);`;
+  await must(lab, node, ['podman', 'run', '-d', '--name', name, '--init', 'coxswain/node:20', 'node', '-e', script]);
+  return must(lab, node, ['podman', 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', name]);
+}
+
+/** Sends one datagram from a lab host to address:port and returns the answer ('' when none came within 2 s). */
+export async function udpAsk(lab: Lab, node: string, address: string, port: number): Promise<string> {
+  const script = `const s = require('dgram').createSocket('udp4'); const t = setTimeout(() => process.exit(3), 2000); s.on('message', (m) => { process.stdout.write(m.toString()); clearTimeout(t); s.close(); }); s.send('ping', ${port}, ${JSON.stringify(address)});`;
+  const r = await labExec(lab, node, ['node', '-e', script], { timeoutMs: 20000 });
+  return r.code === 0 ? r.stdout.trim() : '';
+}

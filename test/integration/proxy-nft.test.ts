@@ -9,7 +9,7 @@ import { labDown, labUp, type Lab } from '../../engine/lab/index.ts';
 import { NftablesProxier } from '../../agent/proxy/index.ts';
 import type { ProxyContext } from '../../agent/proxy/index.ts';
 import type { DesiredService } from '../../common/agent-api.ts';
-import { LabExecutor, answers, httpGet, must, service, startClientPod, startWebPod } from './proxy-lab.ts';
+import { LabExecutor, answers, httpGet, must, service, startClientPod, startUdpPod, startWebPod, udpAsk } from './proxy-lab.ts';
 
 const LAB_INDEX = 3;
 const LAB_DIR = resolve(import.meta.dirname, '../../.lab/proxy-nft');
@@ -18,6 +18,7 @@ const WEB = '100.127.0.10';
 const SELF = '100.127.0.11';
 const EMPTY = '100.127.0.12';
 const STICKY = '100.127.0.13';
+const DNS = '100.127.0.53';
 
 describe('nftables proxier in the lab', function () {
   this.timeout(240000);
@@ -26,6 +27,8 @@ describe('nftables proxier in the lab', function () {
   const ctx = new Map<string, ProxyContext>();
   let podA = ''; // web pod on h1
   let podB = ''; // web pod on h2
+  let udpA = ''; // UDP pod on h1
+  let udpB = ''; // UDP pod on h2
 
   async function syncAll(services: DesiredService[]): Promise<void> {
     for (const [node, proxier] of proxiers) await proxier.sync(services, ctx.get(node)!);
@@ -37,6 +40,7 @@ describe('nftables proxier in the lab', function () {
       service('self', SELF, [podA]),
       service('empty', EMPTY, [], { nodePort: 30081 }),
       service('sticky', STICKY, [podA, podB], { sessionAffinity: 'ClientIP', sessionAffinityTimeoutSeconds: 300 }),
+      { namespace: 'default', name: 'dns', type: 'ClusterIP', clusterIP: DNS, ports: [{ name: 'dns', protocol: 'UDP', port: 53, endpoints: [{ ip: udpA, port: 5353 }, { ip: udpB, port: 5353 }] }] },
       { namespace: 'default', name: 'headless', type: 'ClusterIP', clusterIP: 'None', ports: [{ protocol: 'TCP', port: 80, endpoints: [{ ip: '100.64.1.99', port: 80 }] }] },
     ];
   }
@@ -51,6 +55,8 @@ describe('nftables proxier in the lab', function () {
     podA = await startWebPod(lab, 'h1', 'web-a', 'h1-web-a');
     podB = await startWebPod(lab, 'h2', 'web-b', 'h2-web-b');
     await startClientPod(lab, 'h1', 'client');
+    udpA = await startUdpPod(lab, 'h1', 'udp-a', 'h1-udp-a');
+    udpB = await startUdpPod(lab, 'h2', 'udp-b', 'h2-udp-b');
     await syncAll(baseServices());
   });
 
@@ -79,6 +85,12 @@ describe('nftables proxier in the lab', function () {
   it('lets a pod reach itself through its own Service (hairpin)', async function () {
     const seen = await answers(lab, 'h1', `http://${SELF}/`, 2, 'web-a');
     assert.deepEqual(seen, ['h1-web-a', 'h1-web-a']);
+  });
+
+  it('balances a UDP ClusterIP across pods on two hosts', async function () {
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) seen.push(await udpAsk(lab, 'h2', DNS, 53));
+    assert.deepEqual(new Set(seen), new Set(['h1-udp-a', 'h2-udp-b']), `h2 got ${seen.join(', ')}`);
   });
 
   it('keeps a client on one endpoint when sessionAffinity is ClientIP', async function () {
