@@ -13,7 +13,7 @@ import { request, type Dispatcher } from 'undici';
 import { AGENT_SOCKET_PATH, type AgentVersion } from '../../common/agent-api.ts';
 import { AgentUnreachable, CoxError, HostCommandFailed } from '../../common/errors.ts';
 import { AGENT_ORIGIN } from './dispatcher.ts';
-import { shellQuote, type HostConnection, type RemoteCommand } from './ssh.ts';
+import { isNothingListening, shellQuote, type HostConnection, type RemoteCommand } from './ssh.ts';
 
 /** The agent as the engine ships it: one self-contained ES module and the hash that identifies it. */
 export interface AgentBundle {
@@ -153,18 +153,27 @@ export interface BootstrapResult {
   ms: number;
 }
 
-/** Asks the agent behind `dispatcher` its version; an agent that does not answer is a value, not an error. */
-export async function probeAgent(dispatcher: Dispatcher, timeoutMs = 3_000): Promise<RemoteAgent> {
+/**
+ * Asks the agent behind `dispatcher` its version. "Nothing listens on the
+ * socket" and "what answers is not an agent" are values (bootstrap installs
+ * one); an agent that is merely slow to answer is an AgentUnreachable, never
+ * a reason to kill it and start another.
+ */
+export async function probeAgent(dispatcher: Dispatcher, node: string, timeoutMs = 5_000): Promise<RemoteAgent> {
+  let response: Dispatcher.ResponseData;
+  let text: string;
   try {
-    const response = await request(`${AGENT_ORIGIN}/v1/version`, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) return { running: false, reason: `GET /v1/version answered ${response.statusCode}` };
-    const version = parseJson(text) as Partial<AgentVersion> | undefined;
-    if (typeof version?.build !== 'string' || typeof version.version !== 'string') return { running: false, reason: 'what answers on the socket is not a cox-agent (GET /v1/version has no build)' };
-    return { running: true, version: version as AgentVersion };
+    response = await request(`${AGENT_ORIGIN}/v1/version`, { dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    text = await response.body.text();
   } catch (err) {
-    return { running: false, reason: err instanceof CoxError ? String(err.data.reason ?? err.message) : (err as Error).message };
+    if (isNothingListening(err)) return { running: false, reason: (err as AgentUnreachable).data.reason as string };
+    if (err instanceof CoxError) throw err;
+    throw new AgentUnreachable(node, `GET /v1/version: ${(err as Error).message}`, { cause: err });
   }
+  if (response.statusCode !== 200) return { running: false, reason: `GET /v1/version answered ${response.statusCode}` };
+  const version = parseJson(text) as Partial<AgentVersion> | undefined;
+  if (typeof version?.build !== 'string' || typeof version.version !== 'string') return { running: false, reason: 'what answers on the socket is not a cox-agent (GET /v1/version has no build)' };
+  return { running: true, version: version as AgentVersion };
 }
 
 /** Brings the host behind `connection` to `bundle`'s build. Idempotent. */
@@ -174,7 +183,7 @@ export async function bootstrapAgent(connection: HostConnection, dispatcher: Dis
   const progress = options.onProgress ?? (() => {});
   const node = connection.name;
   await connection.ready();
-  const remote = await probeAgent(dispatcher);
+  const remote = await probeAgent(dispatcher, node);
   const init = remote.running && remote.version.build === bundle.build ? 'daemon' : initSystemOf(await connection.run(DETECT_INIT));
   const plan = planBootstrap(remote, bundle, init, paths);
   progress(`${node}: ${plan.reason}`);
@@ -202,7 +211,11 @@ async function waitForBuild(connection: HostConnection, dispatcher: Dispatcher, 
   const deadline = Date.now() + timeoutMs;
   let last: RemoteAgent = { running: false, reason: 'not asked yet' };
   while (Date.now() < deadline) {
-    last = await probeAgent(dispatcher, Math.max(500, Math.min(3_000, deadline - Date.now())));
+    try {
+      last = await probeAgent(dispatcher, connection.name, Math.max(500, Math.min(3_000, deadline - Date.now())));
+    } catch (err) {
+      last = { running: false, reason: (err as AgentUnreachable).data?.reason as string ?? String(err) };
+    }
     if (last.running && last.version.build === build) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -6,7 +6,8 @@
  * connected host a session runs: bootstrap the agent (when a bundle is
  * given), read what it accepted (GET /v1/desired), announce `connected`,
  * then long-poll /v1/watch, resuming by seq across agent restarts and SSH
- * reconnects, and announce every answer. Each answer is a heartbeat.
+ * reconnects, and announce every answer. Each answer is a heartbeat. An
+ * agent that stops answering is bootstrapped again after a grace time.
  *
  * Its events and `putDesired` are the engine loop's HostFleet port
  * (engine/daemon/ports.ts), so the loop never sees SSH.
@@ -46,6 +47,8 @@ export interface HostManagerOptions {
   connection?: ConnectionOptions;
   /** How long one /v1/watch long-poll may wait on the agent. */
   watchTimeoutSeconds?: number;
+  /** How long an agent that stopped answering gets to come back before it is bootstrapped again (default 10 s). */
+  agentRestartGraceMs?: number;
   /** Back-off between agent session attempts while SSH itself is up. */
   sessionBackoff?: BackoffPolicy;
   /** The agent API over a host's dispatcher (default: httpAgentApi). */
@@ -220,19 +223,35 @@ export class HostManager {
     }
   }
 
-  /** One agent session per SSH connection: retried with back-off while SSH stays up. */
+  /**
+   * One agent session per SSH connection, retried with back-off while SSH
+   * stays up. The agent is bootstrapped when the connection is new, and again
+   * only when it has not answered for `agentRestartGraceMs`: an agent being
+   * restarted by someone else gets the time to come back before the engine
+   * replaces it.
+   */
   async #runSession(node: string, host: Host): Promise<void> {
     host.session?.abort();
     const session = new AbortController();
     host.session = session;
     const policy = this.#options.sessionBackoff ?? { ...DEFAULT_BACKOFF, maxMs: 5_000 };
+    const grace = this.#options.agentRestartGraceMs ?? 10_000;
     let attempt = 0;
+    let failingSince: number | undefined;
+    let bootstrapped = false;
     while (!session.signal.aborted) {
+      const bootstrap = Boolean(this.#options.bundle) && (!bootstrapped || (failingSince !== undefined && Date.now() - failingSince >= grace));
       try {
-        await this.#session(node, host, session.signal);
+        await this.#session(node, host, session.signal, bootstrap, () => {
+          bootstrapped = true;
+          attempt = 0;
+          failingSince = undefined;
+        });
       } catch (err) {
         if (session.signal.aborted) return;
+        if (bootstrap) bootstrapped = true;
         attempt += 1;
+        failingSince ??= Date.now();
         const reason = err instanceof AgentUnreachable ? err.message : `agent on ${node} unreachable: ${describeError(err)}`;
         this.#setStatus(node, host, { state: 'unreachable', reason });
         await sleep(backoffDelay(attempt, policy), session.signal);
@@ -240,10 +259,10 @@ export class HostManager {
     }
   }
 
-  async #session(node: string, host: Host, signal: AbortSignal): Promise<void> {
+  async #session(node: string, host: Host, signal: AbortSignal, bootstrap: boolean, onConnected: () => void): Promise<void> {
     const { connection, dispatcher, api } = host;
     if (!connection || !dispatcher || !api) return;
-    if (this.#options.bundle) {
+    if (bootstrap && this.#options.bundle) {
       const result = await bootstrapAgent(connection, dispatcher, this.#options.bundle, {
         paths: this.#options.agentPaths ?? DEFAULT_AGENT_PATHS,
         onProgress: this.#options.onProgress,
@@ -254,6 +273,7 @@ export class HostManager {
     const accepted = await api.getDesired();
     if (signal.aborted) return;
     host.status = { state: 'connected' };
+    onConnected();
     this.#emit({ type: 'connected', node, accepted });
     const timeoutSeconds = this.#options.watchTimeoutSeconds ?? 30;
     while (!signal.aborted) {

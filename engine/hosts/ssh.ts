@@ -370,8 +370,18 @@ export function translateSshError(host: Pick<HostSpec, 'name' | 'address' | 'por
   return new AgentUnreachable(host.name, reason, { cause: err });
 }
 
+/** True for the error of a channel to a unix socket that nothing listens on (the agent is not running). */
+export function isNothingListening(err: unknown): boolean {
+  return err instanceof AgentUnreachable && isConnectFailed((err as { cause?: unknown }).cause);
+}
+
+// OpenSSH answers "open failed" with reason 2 (connect failed) when nothing listens on the socket.
+function isConnectFailed(err: unknown): boolean {
+  const e = err as (Error & { reason?: number }) | undefined;
+  return e?.reason === 2 || /connect failed|open failed/i.test(e?.message ?? '');
+}
+
 function channelFailure(err: Error & { reason?: number }): string {
-  // OpenSSH answers "open failed" with reason 2 (connect failed) when nothing listens on the socket.
-  if (err.reason === 2 || /connect failed|open failed/i.test(err.message)) return 'nothing listens on it';
+  if (isConnectFailed(err)) return 'nothing listens on it';
   return err.message;
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { NodeDesiredState } from '../../common/agent-api.ts';
 import { AgentUnreachable, HostKeyMismatch, StaleGeneration } from '../../common/errors.ts';
 import { buildAgentBundle } from '../../agent/bundle.ts';
-import { bootstrapAgent, DEFAULT_AGENT_PATHS, type AgentBundle } from '../../engine/hosts/bootstrap.ts';
+import { bootstrapAgent, daemonRestartScript, DEFAULT_AGENT_PATHS, type AgentBundle } from '../../engine/hosts/bootstrap.ts';
 import { HostManager, type HostEvent } from '../../engine/hosts/manager.ts';
 import { labExec, labSpawn, type Lab } from '../../engine/lab/index.ts';
 import { waitFor } from '../../engine/lab/process.ts';
@@ -288,6 +288,7 @@ describe('hosts over SSH in the lab', function () {
       watchTimeoutSeconds: 2,
       connection: { keepaliveIntervalMs: 1_000, backoff: { initialMs: 100, maxMs: 1_000, factor: 2 } },
       sessionBackoff: { initialMs: 100, maxMs: 1_000, factor: 2 },
+      agentRestartGraceMs: 3_000,
       onProgress: process.env.COX_LAB_VERBOSE ? (line) => process.stderr.write(`      [hosts] ${line}\n`) : undefined,
     });
     const events: HostEvent[] = [];
@@ -320,14 +321,24 @@ describe('hosts over SSH in the lab', function () {
       // The agent on h2 dies: the session says why, restarts it (bootstrap) and resumes, with the accepted state.
       const mark = events.length;
       const pid = (await labExec(lab, 'h2', ['cat', DEFAULT_AGENT_PATHS.pidFile])).stdout.trim();
+      const killedAt = Date.now();
       await labExec(lab, 'h2', ['kill', '-KILL', pid]);
       const lost = await waitForEvent('h2 unreachable', (e) => e.type === 'connection' && e.node === 'h2' && e.connection.state === 'unreachable', 15_000, mark);
       assert.match(lost.type === 'connection' && lost.connection.state === 'unreachable' ? lost.connection.reason : '', /^agent on h2 unreachable: /);
       await waitForEvent('h2 connected again', (e) => e.type === 'connected' && e.node === 'h2', 30_000, mark);
+      assert.ok(Date.now() - killedAt >= 3_000, 'the agent got its grace time before being replaced');
       assert.deepEqual(manager.status('h2'), { state: 'connected' });
       // The restarted agent kept what it had accepted (it may answer before it has loaded it: see the report).
       await waitFor('h2 answering generation 5 after its restart', async () => (await manager.api('h2').getDesired())?.generation === 5, 10_000, 100);
       await waitForEvent('a watch answer from the restarted agent', (e) => e.type === 'watch' && e.node === 'h2', 10_000, mark);
+
+      // Someone else restarts the agent (an operator, the e2e suite): the manager waits for it instead of replacing it.
+      const mark2 = events.length;
+      assert.equal((await labExec(lab, 'h2', ['sh', '-c', daemonRestartScript(DEFAULT_AGENT_PATHS)])).code, 0);
+      const restartedPid = (await labExec(lab, 'h2', ['cat', DEFAULT_AGENT_PATHS.pidFile])).stdout.trim();
+      await waitForEvent('h2 connected after the restart by someone else', (e) => e.type === 'connected' && e.node === 'h2', 30_000, mark2);
+      assert.equal((await labExec(lab, 'h2', ['cat', DEFAULT_AGENT_PATHS.pidFile])).stdout.trim(), restartedPid);
+      assert.equal((await labExec(lab, 'h2', ['kill', '-0', restartedPid])).code, 0, 'the agent someone else started still runs');
 
       // h1 removed from Git: its connection is closed.
       const h1Connection = manager.connection('h1');
