@@ -79,13 +79,14 @@ function readDocument(file: SourceFile, doc: ParsedDocument, value: unknown, bas
     report('error', apiVersion === undefined ? [] : ['apiVersion'], 'value', `apiVersion: must be "${expectedApi}" for a ${kind}, ${got}`, 'apiVersion');
   }
   const checked = validateObject(kind, value);
-  for (const problem of checked.noEffect) report('warning', problem.path, problem.which, problem.message, formatPath(problem.path));
+  const fieldOf = (path: FieldPath) => (path.length ? formatPath(path) : undefined);
+  for (const problem of checked.noEffect) report('warning', problem.path, problem.which, problem.message, fieldOf(problem.path));
   const errors = checked.errors.filter((problem) => !(wrongApi && problem.path[0] === 'apiVersion'));
-  for (const problem of errors) report('error', problem.path, problem.which, problem.message, formatPath(problem.path));
+  for (const problem of errors) report('error', problem.path, problem.which, problem.message, fieldOf(problem.path));
   if (errors.length > 0 || wrongApi) return;
   const object = value as ManifestObject;
   applyDefaults(kind, object);
-  for (const finding of checkObject(kind, object)) report(finding.severity, finding.path, finding.which, finding.message, formatPath(finding.path));
+  for (const finding of checkObject(kind, object)) report(finding.severity, finding.path, finding.which, finding.message, fieldOf(finding.path));
   registerOrigin(object, { file: file.path, base, locate: doc.locate });
   result.objects.push(object);
 }

@@ -98,7 +98,7 @@ function translate(root: unknown, errors: ErrorObject[]): Problem[] {
 
 function describe(root: unknown, error: ErrorObject): Problem {
   const path = pointerToPath(root, error.instancePath);
-  const at = (message: string, which: 'key' | 'value' = 'value', where: FieldPath = path): Problem => ({ path: where, which, message: `${formatPath(where)}: ${message}` });
+  const at = (message: string, which: 'key' | 'value' = 'value', where: FieldPath = path): Problem => ({ path: where, which, message: where.length ? `${formatPath(where)}: ${message}` : message });
   const params = error.params as Record<string, unknown>;
   const parent = (error.parentSchema ?? {}) as Record<string, unknown>;
   switch (error.keyword) {
