@@ -17,11 +17,22 @@ export interface GuestKernel {
 }
 
 /** The kernel package linux-image-amd64 points at (e.g. linux-image-6.1.0-56-amd64). */
-function kernelPackage(): string {
-  const out = execFileSync('apt-cache', ['depends', 'linux-image-amd64'], { encoding: 'utf8' });
-  const m = out.match(/Depends: (linux-image-\d[\w.-]*-amd64)/);
-  if (!m) throw new Error(`apt-cache depends linux-image-amd64 names no kernel package (run apt-get update?):\n${out}`);
-  return m[1];
+function kernelPackage(progress: (line: string) => void): string {
+  const lookup = () => {
+    try {
+      return execFileSync('apt-cache', ['depends', 'linux-image-amd64'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).match(/Depends: (linux-image-\d[\w.-]*-amd64)/)?.[1];
+    } catch {
+      return undefined;
+    }
+  };
+  let pkg = lookup();
+  if (!pkg) {
+    progress('qemu: apt lists do not know linux-image-amd64; running apt-get update');
+    execFileSync('apt-get', ['update', '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    pkg = lookup();
+  }
+  if (!pkg) throw new Error('apt-cache depends linux-image-amd64 names no kernel package, even after apt-get update');
+  return pkg;
 }
 
 export function ensureKernel(progress: (line: string) => void = () => {}): GuestKernel {
@@ -29,7 +40,7 @@ export function ensureKernel(progress: (line: string) => void = () => {}): Guest
   const cached = readdirSync(QEMU_CACHE).filter((d) => /^linux-image-\d.*-amd64$/.test(d) && existsSync(join(QEMU_CACHE, d, 'boot')));
   let dir = cached.sort().at(-1);
   if (!dir) {
-    const pkg = kernelPackage();
+    const pkg = kernelPackage(progress);
     progress(`qemu: downloading ${pkg} into ${QEMU_CACHE}`);
     execFileSync('apt-get', ['download', '-q', pkg], { cwd: QEMU_CACHE, stdio: ['ignore', 'ignore', 'pipe'] });
     const deb = readdirSync(QEMU_CACHE).find((f) => f.startsWith(`${pkg}_`) && f.endsWith('.deb'));
