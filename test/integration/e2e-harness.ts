@@ -153,7 +153,7 @@ spec:
       containers:
         - name: web
           image: coxswain/busybox:1
-          command: [sh, -c, 'mkdir -p /www && echo "$POD_NAME $VERSION" > /www/index.html && exec httpd -f -p 8080 -h /www']
+          command: [sh, -c, 'echo "serving $POD_NAME $VERSION"; mkdir -p /www && echo "$POD_NAME $VERSION" > /www/index.html && exec httpd -f -p 8080 -h /www']
           env:
             - {name: VERSION, value: "${options.version}"}
             - name: POD_NAME

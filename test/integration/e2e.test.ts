@@ -109,7 +109,7 @@ describe(`end to end in the lab (index ${INDEX})`, function () {
     await readyWebPods(3, 'v1');
   });
 
-  it('3. rolls out a new version while a client loops against the VIP, with zero failed requests', async () => {
+  it('3. rolls out a new version while a client loops against the VIP, with zero failed requests (and cox rollout status and cox logs see it)', async () => {
     const stopFile = path.join(handle.dir, 'stop-client');
     rmSync(stopFile, { force: true });
     const script = `n=0; while [ ! -e ${stopFile} ] && [ $n -lt 3000 ]; do n=$((n+1)); t=$(date +%T.%N); if out=$(timeout 2 wget -qO- http://${VIP}/ 2>&1); then echo "ok $t $out"; else echo "FAIL $t $out"; fi; sleep 0.05; done`;
@@ -130,6 +130,13 @@ describe(`end to end in the lab (index ${INDEX})`, function () {
       await import('node:fs').then((fs) => fs.writeFileSync(stopFile, ''));
       await clientDone;
     }
+    const rollout = await cox(['rollout', 'status', 'deployment/web', '--repo', repo.dir, '--timeout', '60'], repo.dir);
+    assert.equal(rollout.code, 0, rollout.stdout + rollout.stderr);
+    assert.match(rollout.stdout, /deployment "web" successfully rolled out/);
+    const pod = livePods(await repo.status(), 'web-')[0];
+    const logs = await cox(['logs', pod.metadata.name, '--repo', repo.dir, '--ssh-key', handle.lab.clientKeyPath], repo.dir);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, new RegExp(`serving ${pod.metadata.name} v2`), 'cox logs reads the container log through the agent over SSH');
     const lines = output.split('\n').filter(Boolean);
     const failed = lines.filter((l) => l.startsWith('FAIL'));
     assert.ok(lines.length > 40, `the client made ${lines.length} requests`);
