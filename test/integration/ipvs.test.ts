@@ -45,7 +45,7 @@ describe('ipvs proxier in a qemu guest', function () {
       name: 'ipvs-test',
       command: 'node --import tsx test/integration/qemu/guest-ipvs.ts',
       modules: MODULES,
-      timeoutMs: 600000,
+      timeoutMs: 840000,
       onLine: (line) => {
         if (line.startsWith('COX-GUEST') && !line.startsWith('COX-GUEST-EXIT')) process.stderr.write(`      guest: ${line}\n`);
       },
