@@ -3,8 +3,9 @@
  * the same script, byte for byte (the unit tests compare it whole).
  *
  * One table of our own (`ip cox_proxy`). Dispatch is by verdict maps keyed by
- * `daddr . l4proto . dport`, so a change to one Service is a few map elements
- * and that Service's own chains — O(changed), whatever the table's size.
+ * `daddr . l4proto . dport`, endpoints are elements of one shared map, so a
+ * change to one Service is a few map elements (plus its own chains when it
+ * has ClientIP affinity) — O(changed), whatever the table's size.
  */
 import type { Endpoint } from '../../common/agent-api.ts';
 import { shortHash, type ServicePort } from './service-ports.ts';
