@@ -9,6 +9,7 @@ import { markReady } from '../../engine/controllers/testing.ts';
 import { previewObjects } from '../../engine/daemon/previews.ts';
 import type { DesiredObject } from '../../engine/daemon/ports.ts';
 import { emptyObserved, type ObservedState } from '../../engine/model.ts';
+import { startGitHttpServer } from '../../engine/source/git-http-server.ts';
 import { clusterRepository, fakeGitHub, pullRequestEvent, runAction, webYaml, write } from './testing.ts';
 
 const TOKEN = 'ghs_secretTokenValue1234567890';
@@ -194,5 +195,32 @@ describe('the bundled action run as GitHub runs it', function () {
     assert.equal(run.code, 0, run.stdout);
     assert.equal(gitCli(cluster.origin, ['for-each-ref', 'refs/coxswain']), '');
     assert.match([...github.comments.values()][0], /### Preview `pr-12` removed\n\nThe ref `refs\/coxswain\/previews\/pr-12` is deleted and nothing of `pr-12` remains on `coxswain\/status`\./);
+  });
+
+  it('over HTTPS-style smart HTTP, the token reaches git only through its credential helper: plan fetches, preview pushes, cleanup deletes', async () => {
+    const server = await startGitHttpServer(cluster.root, TOKEN);
+    try {
+      await writeStatus(cluster.origin, cluster.repo, cluster.head());
+      gitCli(cluster.repo, ['remote', 'set-url', 'origin', server.url('origin.git')]);
+      const event = pullRequestEvent(30, cluster.head());
+      const plan = await runAction({ workspace: cluster.repo, inputs: { 'github-token': TOKEN, comment: 'false' }, event });
+      assert.equal(plan.code, 0, plan.stdout);
+      assert.match(plan.summary, /Planned against `coxswain\/status` at `[0-9a-f]{12}`/);
+      const preview = await runAction({ workspace: cluster.repo, inputs: { mode: 'preview', 'github-token': TOKEN, comment: 'false', wait: 'false' }, event });
+      assert.equal(preview.code, 0, preview.stdout);
+      assert.equal(gitCli(cluster.origin, ['rev-parse', 'refs/coxswain/previews/pr-30']), cluster.head());
+      assert.ok(server.requests.some((r) => r.startsWith('POST /origin.git/git-receive-pack')));
+      const cleanup = await runAction({ workspace: cluster.repo, inputs: { mode: 'cleanup', 'github-token': TOKEN, comment: 'false', wait: 'false' }, event: pullRequestEvent(30, cluster.head(), { action: 'closed' }) });
+      assert.equal(cleanup.code, 0, cleanup.stdout);
+      assert.equal(gitCli(cluster.origin, ['for-each-ref', 'refs/coxswain']), '');
+      for (const run of [plan, preview, cleanup]) assert.equal(run.stdout.split(TOKEN).length - 1, 1, 'the token appears once, in ::add-mask::');
+
+      const refused = await runAction({ workspace: cluster.repo, inputs: { mode: 'preview', 'github-token': 'ghs_wrong', comment: 'false', wait: 'false' }, event });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stdout, /^::error title=Coxswain::cannot push refs\/coxswain\/previews\/pr-30 to origin: /m);
+      assert.ok(!refused.stdout.replace('::add-mask::ghs_wrong', '').includes('ghs_wrong'));
+    } finally {
+      await server.close();
+    }
   });
 });
