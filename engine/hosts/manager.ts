@@ -14,12 +14,12 @@
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { NodeDesiredState, WatchResponse } from '../../common/agent-api.ts';
+import type { AgentVersion, NodeDesiredState, WatchResponse } from '../../common/agent-api.ts';
 import { AgentUnreachable, CoxError, describeError } from '../../common/errors.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.ts';
 import { bootstrapAgent, DEFAULT_AGENT_PATHS, type AgentBundle, type AgentPaths } from './bootstrap.ts';
 import { createAgentDispatcher } from './dispatcher.ts';
-import { httpAgentApi, type AgentApi, type LogsOptions } from './agent-http.ts';
+import { AgentClient, type LogOptions } from '../../agent/client.ts';
 import { HostConnection, hostSpecFromNode, sameHostSpec, type ClientAuth, type ConnectionOptions, type HostSpec, type HostState, type NodeSshManifest } from './ssh.ts';
 
 /** A host as the engine loop sees it. */
@@ -36,6 +36,16 @@ export type HostEvent =
   | { type: 'connection'; node: string; connection: HostStatus }
   | { type: 'watch'; node: string; response: WatchResponse };
 
+/** The agent calls the manager makes (agent/client.ts AgentClient has them; tests may pass another). */
+export interface AgentApi {
+  version(): Promise<AgentVersion>;
+  getDesired(): Promise<NodeDesiredState | undefined>;
+  putDesired(state: NodeDesiredState): Promise<number>;
+  watch(since: number, timeoutSeconds: number, signal?: AbortSignal): Promise<WatchResponse>;
+  logs(namespace: string, pod: string, options?: LogOptions): Promise<Readable>;
+  loadImage(tar: Readable | Buffer, repo?: string): Promise<string[]>;
+}
+
 /** A Node object from Git (only what is read here). */
 export type NodeObjectLike = NodeSshManifest & { kind?: string; [field: string]: unknown };
 
@@ -51,7 +61,7 @@ export interface HostManagerOptions {
   agentRestartGraceMs?: number;
   /** Back-off between agent session attempts while SSH itself is up. */
   sessionBackoff?: BackoffPolicy;
-  /** The agent API over a host's dispatcher (default: httpAgentApi). */
+  /** The agent API over a host's dispatcher (default: agent/client.ts AgentClient). */
   createApi?: (dispatcher: Dispatcher, node: string) => AgentApi;
   /** Names a Node's manifest file in configuration errors. */
   fileOf?: (node: NodeObjectLike) => string | undefined;
@@ -152,12 +162,13 @@ export class HostManager {
     return this.api(node).putDesired(state);
   }
 
-  async logs(node: string, namespace: string, pod: string, options?: LogsOptions): Promise<Readable> {
+  async logs(node: string, namespace: string, pod: string, options?: LogOptions): Promise<Readable> {
     return this.api(node).logs(namespace, pod, options);
   }
 
-  async loadImage(node: string, tar: Readable | Buffer): Promise<string[]> {
-    return this.api(node).loadImage(tar);
+  /** A `docker save` archive, or with `repo` a root filesystem tar imported as that image. */
+  async loadImage(node: string, tar: Readable | Buffer, repo?: string): Promise<string[]> {
+    return this.api(node).loadImage(tar, repo);
   }
 
   async close(): Promise<void> {
@@ -194,7 +205,7 @@ export class HostManager {
     const dispatcher = createAgentDispatcher(connection, { socketPath: this.#options.agentPaths?.socket });
     host.connection = connection;
     host.dispatcher = dispatcher;
-    host.api = (this.#options.createApi ?? httpAgentApi)(dispatcher, node);
+    host.api = this.#options.createApi ? this.#options.createApi(dispatcher, node) : new AgentClient(dispatcher, node);
     connection.on('state', (state) => this.#onConnectionState(node, host, state));
     connection.start();
   }
@@ -252,7 +263,10 @@ export class HostManager {
         if (bootstrap) bootstrapped = true;
         attempt += 1;
         failingSince ??= Date.now();
-        const reason = err instanceof AgentUnreachable ? err.message : `agent on ${node} unreachable: ${describeError(err)}`;
+        // The client wraps the transport's own AgentUnreachable ("GET /v1/watch: agent on h1 unreachable: ..."): say it once.
+        const cause = (err as { cause?: unknown }).cause;
+        const unreachable = cause instanceof AgentUnreachable ? cause : err;
+        const reason = unreachable instanceof AgentUnreachable ? unreachable.message : `agent on ${node} unreachable: ${describeError(err)}`;
         this.#setStatus(node, host, { state: 'unreachable', reason });
         await sleep(backoffDelay(attempt, policy), session.signal);
       }
