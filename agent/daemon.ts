@@ -85,7 +85,8 @@ export class AgentDaemon {
     if (desired) this.o.log(`loaded desired generation ${desired.generation} (${desired.pods.length} pods) from ${this.store.file}`);
     await this.refreshNode();
     this.kubelet.start();
-    if (desired) await this.converge(desired);
+    // Converging what was persisted may take long (many pods): the API is served meanwhile, and a PUT queues behind it.
+    if (desired) void this.converge(desired);
     const every = (ms: number, fn: () => Promise<void> | void) => { const t = setInterval(() => void Promise.resolve(fn()).catch((e) => this.o.log(describeError(e))), ms); t.unref(); this.timers.push(t); };
     every(this.o.heartbeatMs ?? 10_000, () => this.stream.heartbeat());
     every(this.o.statsMs ?? 15_000, () => this.refreshNode());

@@ -8,7 +8,7 @@ import { AGENT_SOCKET_PATH } from '../common/agent-api.ts';
 import { CoxError, UsageError, describeError } from '../common/errors.ts';
 import { AgentDaemon } from './daemon.ts';
 import { DEFAULT_DOCKER_SOCKET, DockerRuntime } from './runtime/docker.ts';
-import { createAgentServer, listenUnix } from './server.ts';
+import { createAgentServer, ensureSocketFree, listenUnix } from './server.ts';
 import { DEFAULT_STATE_DIR } from './state.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -52,10 +52,12 @@ export async function main(argv: string[]): Promise<number> {
       pollMs: positive('poll-ms', values['poll-ms'], 2000),
       heartbeatMs: positive('heartbeat-ms', values['heartbeat-ms'], 10_000),
     });
+    // The persisted state is loaded before the socket answers, so a PUT can never be overwritten by the load.
+    await ensureSocketFree(socket);
+    await daemon.start();
     const server = createAgentServer(daemon, runtime);
     await listenUnix(server, socket);
     log(`cox-agent ${AGENT_VERSION.version} (build ${AGENT_VERSION.build}) serving ${socket}, runtime ${runtime.socketPath}`);
-    await daemon.start();
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => { log(`${sig}: stopping (containers keep running)`); resolve(); };
       process.once('SIGTERM', () => stop('SIGTERM'));

@@ -133,15 +133,20 @@ export function createAgentServer(daemon: AgentDaemon, runtime: ContainerRuntime
   });
 }
 
-/** Listens on `socketPath` (mode 0600); a stale socket is replaced, a live one is an error. */
-export async function listenUnix(server: Server, socketPath: string): Promise<void> {
-  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+/** Throws when another agent answers on `socketPath` (two agents must never drive one host). */
+export async function ensureSocketFree(socketPath: string): Promise<void> {
   const live = await new Promise<boolean>((resolve) => {
     const s = connect(socketPath);
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
   if (live) throw new ConfigError(`another agent is serving ${socketPath}`, { socket: socketPath });
+}
+
+/** Listens on `socketPath` (mode 0600); a stale socket is replaced, a live one is an error. */
+export async function listenUnix(server: Server, socketPath: string): Promise<void> {
+  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  await ensureSocketFree(socketPath);
   await unlink(socketPath).catch(() => undefined);
   const mask = process.umask(0o177);
   try {

@@ -184,6 +184,32 @@ describe('cox-agent in a lab host (integration)', function () {
     await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 7, [web]));
   });
 
+  it('restarts a container whose liveness probe fails, and follows a container log as it grows', async () => {
+    const sick = busyboxPod('sick', 'uid-sick-00000001', {
+      command: ['sh', '-c', 'touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 3600'],
+      livenessProbe: { exec: { command: ['cat', '/tmp/healthy'] }, periodSeconds: 1, failureThreshold: 2 },
+    }, { terminationGracePeriodSeconds: 1 });
+    const ticker = busyboxPod('ticker', 'uid-ticker-000001', { command: ['sh', '-c', 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done'] });
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 8, [web, sick, ticker]));
+    const restarted = await waitForPod(h1!.client, 'sick', 'to be restarted by its liveness probe', (p) => p.status.containerStatuses[0].restartCount >= 1, 60_000);
+    const c = restarted.status.containerStatuses[0];
+    assert.ok(c.lastState?.terminated, JSON.stringify(c));
+    await waitForPod(h1!.client, 'ticker', 'to be Ready', isReady);
+    const abort = new AbortController();
+    const stream = await h1!.client.logs('default', 'ticker', { follow: true, tail: 1, signal: abort.signal });
+    const lines: string[] = [];
+    await waitFor('three new ticks on the followed log', async () => {
+      const chunk = stream.read() as Buffer | null;
+      if (chunk) lines.push(...chunk.toString().split('\n').filter(Boolean));
+      return lines.length >= 4 ? lines : undefined;
+    }, 15_000, 100);
+    abort.abort();
+    stream.destroy();
+    const numbers = lines.map((l) => Number(/^tick (\d+)$/.exec(l)?.[1]));
+    assert.ok(numbers.every((n, i) => i === 0 || n === numbers[i - 1] + 1), `lines: ${lines.join(' | ')}`);
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 9, [web]));
+  });
+
   it('serves Prometheus metrics with container usage and node conditions', async () => {
     await waitFor('container usage in metrics', async () => {
       const m = await h1!.client.metrics();
