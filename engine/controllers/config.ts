@@ -50,6 +50,12 @@ function cachedReferences(spec: PodSpec): References {
   return refs;
 }
 
+/** Whether a pod spec references any ConfigMap or Secret. */
+export function hasReferences(spec: PodSpec): boolean {
+  const refs = cachedReferences(spec);
+  return refs.configMaps.size > 0 || refs.secrets.size > 0;
+}
+
 /** The referenced data (Secret values base64-decoded); missing required references are named. */
 export function resolveConfig(desired: DesiredObjects, namespace: string, spec: PodSpec): ResolvedConfig {
   const refs = cachedReferences(spec);

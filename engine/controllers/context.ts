@@ -80,8 +80,8 @@ export interface Pass {
   podsByOwner: Map<string, PodObject[]>;
   /** Terminating pods by the same key (Recreate waits for them). */
   terminatingByOwner: Map<string, PodObject[]>;
-  /** Every pod name in use per namespace (including terminating ones), so generated names never collide. */
-  namesInUse: Set<string>;
+  /** Every pod name in use (including terminating ones), so generated names never collide; built on first use. */
+  namesInUse?: Set<string>;
   /** Epoch ms at which something time-based becomes due. */
   requeueAt?: number;
 }
@@ -92,4 +92,14 @@ export function requeueAt(pass: Pass, at: number): void {
 
 export function podKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
+}
+
+/** The names in use, built from the next state the first time a pass creates a pod (steady passes never pay for it). */
+export function namesInUse(pass: Pass): Set<string> {
+  if (!pass.namesInUse) {
+    pass.namesInUse = new Set();
+    for (const pod of pass.next.pods.values()) pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
+    for (const pod of pass.observed.pods.values()) pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
+  }
+  return pass.namesInUse;
 }

@@ -80,7 +80,7 @@ describe('Service controller', () => {
   });
 
   it('a targetPort name the pod does not declare gives no endpoint for that pod', () => {
-    const pod = { spec: { containers: [{ name: 'c', image: 'i', ports: [{ name: 'web', containerPort: 80 }] }] } } as PodObject;
+    const pod = { spec: { containers: [{ name: 'c', image: 'i', ports: [{ name: 'web', containerPort: 80 }] }] } } as unknown as PodObject;
     assert.equal(resolveTargetPort(pod, 'http', 'TCP'), undefined);
     assert.equal(resolveTargetPort(pod, 'web', 'TCP'), 80);
     assert.equal(resolveTargetPort(pod, 9000, 'TCP'), 9000);

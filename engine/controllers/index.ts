@@ -12,12 +12,12 @@
 import type { NodeDesiredState } from '../../common/agent-api.ts';
 import type { ObservedState, PodObject } from '../model.ts';
 import type { Action } from './actions.ts';
-import { clusterSettings, podKey, type DesiredObjects, type Pass } from './context.ts';
+import { clusterSettings, type DesiredObjects, type Pass } from './context.ts';
 import { reconcileDeployment } from './deployment.ts';
 import { reconcileReplicaSet } from './replicaset.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { reconcileBarePod } from './pod.ts';
-import { reconcileServices } from './service.ts';
+import { indexPodsByLabel, reconcileServices } from './service.ts';
 import { evictPods, ownerKeyOf, reconcileNodes } from './node-lifecycle.ts';
 import { collectGarbage, desiredOwnerKeys } from './gc.ts';
 import { schedulePending } from './schedule.ts';
@@ -58,14 +58,12 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
     unbound: [],
     podsByOwner: new Map(),
     terminatingByOwner: new Map(),
-    namesInUse: new Set(),
   };
 
   reconcileNodes(pass);
 
   const podsByNode = new Map<string, PodObject[]>();
   for (const pod of pass.next.pods.values()) {
-    pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
     const owner = ownerKeyOf(pod);
     const byOwner = isTerminating(pod) ? pass.terminatingByOwner : pass.podsByOwner;
     const list = byOwner.get(owner);
@@ -90,13 +88,7 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
 
   schedulePending(pass);
 
-  const podsByNamespace = new Map<string, PodObject[]>();
-  for (const pod of pass.next.pods.values()) {
-    const list = podsByNamespace.get(pod.metadata.namespace);
-    if (list) list.push(pod);
-    else podsByNamespace.set(pod.metadata.namespace, [pod]);
-  }
-  reconcileServices(pass, desired.list('Service'), podsByNamespace);
+  reconcileServices(pass, desired.list('Service'), indexPodsByLabel(pass.next.pods.values()));
 
   const nodeStates = buildNodeStates(pass);
   return {

@@ -7,14 +7,24 @@
 import type { DesiredPod, DesiredService, NodeDesiredState } from '../../common/agent-api.ts';
 import type { PodObject, ServiceObject } from '../model.ts';
 import type { Pass } from './context.ts';
-import { resolveConfig, serviceEnv } from './config.ts';
+import { hasReferences, resolveConfig, serviceEnv } from './config.ts';
 import { isTerminating } from './pods.ts';
 
+const serviceCache = new WeakMap<ServiceObject, DesiredService>();
+/** The last services list handed out: reused while every service is the same object, so unchanged passes allocate nothing. */
+let lastServices: { sources: ServiceObject[]; list: DesiredService[] } | undefined;
+
 export function desiredServices(services: Iterable<ServiceObject>): DesiredService[] {
+  const sources = [...services].filter((s) => s.spec.clusterIP && s.spec.clusterIP !== 'None');
+  if (lastServices && lastServices.sources.length === sources.length && lastServices.sources.every((s, i) => s === sources[i])) return lastServices.list;
   const out: DesiredService[] = [];
-  for (const s of services) {
-    if (!s.spec.clusterIP || s.spec.clusterIP === 'None') continue;
-    out.push({
+  for (const s of sources) {
+    const cached = serviceCache.get(s);
+    if (cached) {
+      out.push(cached);
+      continue;
+    }
+    const made: DesiredService = {
       namespace: s.metadata.namespace,
       name: s.metadata.name,
       type: s.spec.type,
@@ -24,15 +34,32 @@ export function desiredServices(services: Iterable<ServiceObject>): DesiredServi
         const endpoints = s.status.endpoints.find((e) => e.port === (p.name ?? String(p.port)))?.addresses ?? [];
         return { ...(p.name ? { name: p.name } : {}), protocol: p.protocol, port: p.port, ...(p.nodePort ? { nodePort: p.nodePort } : {}), endpoints: endpoints.map((e) => ({ ip: e.ip, port: e.port, ...(e.nodeName ? { nodeName: e.nodeName } : {}) })) };
       }),
-    });
+    };
+    serviceCache.set(s, made);
+    out.push(made);
   }
-  out.sort((a, b) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1));
+  out.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  lastServices = { sources, list: out };
   return out;
+}
+
+/**
+ * A pod as sent to its agent, kept per pod object: an unchanged pod costs
+ * nothing on the next pass, and its service variables stay those of its
+ * creation. Pods that reference ConfigMaps or Secrets are resolved afresh.
+ */
+const podCache = new WeakMap<PodObject, DesiredPod>();
+
+function byNamespaceAndName(a: PodObject, b: PodObject): number {
+  const an = a.metadata.namespace;
+  const bn = b.metadata.namespace;
+  if (an !== bn) return an < bn ? -1 : 1;
+  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 }
 
 export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 'generation'>> {
   const services = desiredServices(pass.next.services.values());
-  const envCache = new Map<string, Record<string, string>>();
+  const envCache = new Map<string, Record<string, string> | null>();
   const podsByNode = new Map<string, PodObject[]>();
   for (const pod of pass.next.pods.values()) {
     if (!pod.spec.nodeName || isTerminating(pod)) continue;
@@ -41,16 +68,22 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
     else podsByNode.set(pod.spec.nodeName, [pod]);
   }
   const states = new Map<string, Omit<NodeDesiredState, 'generation'>>();
+  const allRoutes = pass.nodes.map((n) => ({ node: n.name, cidr: n.podCIDR, via: n.address }));
   for (const node of pass.nodes) {
     const pods: DesiredPod[] = (podsByNode.get(node.name) ?? [])
-      .sort((a, b) => (`${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}` ? -1 : 1))
+      .sort(byNamespaceAndName)
       .map((pod) => {
+        const cached = podCache.get(pod);
+        if (cached) return cached;
         const ns = pod.metadata.namespace;
         const envKey = `${ns}\u0000${pod.metadata.creationTimestamp ?? ''}`;
         let env = envCache.get(envKey);
-        if (!env) envCache.set(envKey, (env = serviceEnv(pass.next.services.values(), ns, pod.metadata.creationTimestamp)));
+        if (env === undefined) {
+          const computed = serviceEnv(pass.next.services.values(), ns, pod.metadata.creationTimestamp);
+          envCache.set(envKey, (env = Object.keys(computed).length > 0 ? computed : null));
+        }
         const config = resolveConfig(pass.desired, ns, pod.spec);
-        return {
+        const made: DesiredPod = {
           uid: pod.metadata.uid,
           name: pod.metadata.name,
           namespace: ns,
@@ -59,8 +92,10 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
           spec: pod.spec,
           ...(Object.keys(config.configMaps).length ? { configMaps: config.configMaps } : {}),
           ...(Object.keys(config.secrets).length ? { secrets: config.secrets } : {}),
-          ...(Object.keys(env).length ? { serviceEnv: env } : {}),
+          ...(env ? { serviceEnv: env } : {}),
         };
+        if (!hasReferences(pod.spec)) podCache.set(pod, made);
+        return made;
       });
     states.set(node.name, {
       node: node.name,
@@ -72,7 +107,7 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
       proxyMode: pass.settings.proxyMode,
       pods,
       services,
-      routes: pass.nodes.filter((n) => n.name !== node.name).map((n) => ({ cidr: n.podCIDR, via: n.address })),
+      routes: allRoutes.filter((r) => r.node !== node.name).map(({ cidr, via }) => ({ cidr, via })),
     });
   }
   return states;

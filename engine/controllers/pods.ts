@@ -3,7 +3,7 @@ import type { PodSpec, PodTemplateSpec } from '../../schemas/types.generated.ts'
 import type { OwnerReference, PodObject } from '../model.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../model.ts';
 import { safeHash, stableUid } from './hash.ts';
-import { podKey, requeueAt, type Pass } from './context.ts';
+import { namesInUse, podKey, requeueAt, type Pass } from './context.ts';
 
 export function isTerminating(pod: PodObject): boolean {
   return pod.metadata.deletionTimestamp !== undefined;
@@ -42,9 +42,9 @@ export function newPod(
   let name = options.exactName;
   for (let n = 0; !name; n++) {
     const candidate = `${options.prefix}-${safeHash(`${namespace}/${options.prefix}/${options.seed ?? ''}/${n}`, 5)}`;
-    if (!pass.namesInUse.has(podKey(namespace, candidate))) name = candidate;
+    if (!namesInUse(pass).has(podKey(namespace, candidate))) name = candidate;
   }
-  pass.namesInUse.add(podKey(namespace, name));
+  namesInUse(pass).add(podKey(namespace, name));
   const labels: Record<string, string> = { ...(options.template.metadata?.labels ?? {}) };
   if (options.templateHash) labels[POD_TEMPLATE_HASH_LABEL] = options.templateHash;
   const annotations = options.template.metadata?.annotations;

@@ -28,10 +28,28 @@ export function resolveTargetPort(pod: PodObject, targetPort: number | string, p
   return undefined;
 }
 
-export function computeEndpoints(service: ServiceObject, pods: Iterable<PodObject>, publishNotReady = false): Endpoints {
+/** Pods of one namespace by "key=value" label, so a selector looks at its candidates only. */
+export function indexPodsByLabel(pods: Iterable<PodObject>): Map<string, PodObject[]> {
+  const index = new Map<string, PodObject[]>();
+  for (const pod of pods) {
+    const labels = pod.metadata.labels ?? {};
+    for (const k in labels) {
+      const key = `${pod.metadata.namespace}/${k}=${labels[k]}`;
+      const list = index.get(key);
+      if (list) list.push(pod);
+      else index.set(key, [pod]);
+    }
+  }
+  return index;
+}
+
+export function computeEndpoints(service: ServiceObject, pods: Iterable<PodObject> | Map<string, PodObject[]>, publishNotReady = false): Endpoints {
   const selected: PodObject[] = [];
-  if (service.spec.selector && Object.keys(service.spec.selector).length > 0) {
-    for (const pod of pods) {
+  const selector = service.spec.selector;
+  if (selector && Object.keys(selector).length > 0) {
+    const [k] = Object.keys(selector);
+    const candidates = pods instanceof Map ? pods.get(`${service.metadata.namespace}/${k}=${selector[k]}`) ?? [] : pods;
+    for (const pod of candidates) {
       if (pod.metadata.namespace !== service.metadata.namespace || isTerminating(pod) || !pod.status.podIP) continue;
       if (!matchesMap(pod.metadata.labels, service.spec.selector)) continue;
       if (!publishNotReady && !isReady(pod)) continue;
@@ -57,7 +75,7 @@ function compareIp(a: string, b: string): number {
   return 0;
 }
 
-export function reconcileServices(pass: Pass, services: Service[], podsByNamespace: Map<string, PodObject[]>): void {
+export function reconcileServices(pass: Pass, services: Service[], podsByLabel: Map<string, PodObject[]>): void {
   const cidr = parseCidr(pass.settings.serviceCIDR);
   const [portLow, portHigh] = pass.settings.nodePortRange;
   const usedIPs = new Set<string>();
@@ -119,7 +137,7 @@ export function reconcileServices(pass: Pass, services: Service[], podsByNamespa
       },
       status: { endpoints: [] },
     };
-    object.status.endpoints = computeEndpoints(object, podsByNamespace.get(namespace) ?? [], s.spec.publishNotReadyAddresses === true);
+    object.status.endpoints = computeEndpoints(object, podsByLabel, s.spec.publishNotReadyAddresses === true);
 
     if (!previous || previous.spec.clusterIP !== clusterIP || !deepEqual(previous.spec.ports.map((p) => p.nodePort), ports.map((p) => p.nodePort))) {
       pass.actions.push({ type: 'allocateService', service: key, clusterIP, nodePorts: ports.flatMap((p) => (p.nodePort ? [p.nodePort] : [])) });

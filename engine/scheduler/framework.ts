@@ -88,6 +88,8 @@ export interface SnapshotView {
   nodesWithImage(image: string): number;
   /** Number of nodes per value of a topology label. */
   topologyDomains(key: string): ReadonlyMap<string, number>;
+  /** Bound pods of one owner per node, indexed by NodeInfo.index. */
+  ownerNodeCounts(owner: string): Int32Array;
   /** Bound pods of one owner per value of a topology label. */
   ownerDomainCounts(owner: string, key: string): ReadonlyMap<string, number>;
   readonly scoringStrategy: 'LeastAllocated' | 'MostAllocated';

@@ -158,6 +158,7 @@ export class Snapshot implements SnapshotView {
     }
     if (pod.owner) {
       node.ownerCounts.set(pod.owner, (node.ownerCounts.get(pod.owner) ?? 0) + 1);
+      this.ownerNodeCounts(pod.owner)[node.index]++;
       const perKey = this.ownerDomains.get(pod.owner);
       if (perKey) {
         for (const [key, counts] of perKey) {
@@ -195,6 +196,15 @@ export class Snapshot implements SnapshotView {
       this.domains.set(key, d);
     }
     return d;
+  }
+
+  private readonly ownerArrays = new Map<string, Int32Array>();
+
+  /** Pods of one owner per node, indexed by NodeInfo.index (the hot path of owner spreading). */
+  ownerNodeCounts(owner: string): Int32Array {
+    let counts = this.ownerArrays.get(owner);
+    if (!counts) this.ownerArrays.set(owner, (counts = new Int32Array(this.nodes.length)));
+    return counts;
   }
 
   ownerDomainCounts(owner: string, key: string): ReadonlyMap<string, number> {

@@ -125,13 +125,13 @@ export const podTopologySpreadScore = {
     for (const s of state.get(SCORE_KEY) as Scorer[]) total += (countFor(s, node) + s.maxSkew - 1) * s.weight;
     return total;
   },
-  scoreNodes(state, _pod, nodes, out) {
+  scoreNodes(state, _pod, nodes, out, snapshot) {
     const scorers = state.get(SCORE_KEY) as Scorer[];
     for (const s of scorers) {
       const base = (s.maxSkew - 1) * s.weight;
       if (s.owner !== undefined) {
-        const owner = s.owner;
-        for (let i = 0; i < nodes.length; i++) out[i] += ((nodes[i].ownerCounts.get(owner) ?? 0) * s.weight) + base;
+        const counts = snapshot.ownerNodeCounts(s.owner);
+        for (let i = 0; i < nodes.length; i++) out[i] += counts[nodes[i].index] * s.weight + base;
       } else {
         for (let i = 0; i < nodes.length; i++) out[i] += countFor(s, nodes[i]) * s.weight + base;
       }
