@@ -56,6 +56,12 @@ export interface DesiredSourceOptions {
   fetchIntervalMs?: number;
   /** Local mode: watch the refs with chokidar (default true). */
   watch?: boolean;
+  /**
+   * Local mode: also re-read the refs this often (default 1000 ms; 0 = never). A
+   * safety net under the watcher: a ref replaced by rename can, rarely and under
+   * load, slip past chokidar; re-reading two refs costs a few syscalls.
+   */
+  pollIntervalMs?: number;
   loader?: DesiredLoader;
 }
 
@@ -125,6 +131,8 @@ export class DesiredSource extends EventEmitter {
       if (every > 0) this.interval = setInterval(() => this.kick(), every);
     } else if (this.options.watch !== false) {
       await this.watchRefs();
+      const every = this.options.pollIntervalMs ?? 1000;
+      if (every > 0) this.interval = setInterval(() => this.kick(), every);
     }
   }
 

@@ -8,6 +8,7 @@ import type { Cluster } from '../../schemas/types.generated.ts';
 import { keyOf, loadManifests, parseManifestFile, hasErrors, type Diagnostic, type ManifestObject, type ObjectStore, type SourceFile } from '../manifests/index.ts';
 import type { ParseResult } from '../manifests/index.ts';
 import { canonicalJson } from '../status/render.ts';
+import { PackReader } from './pack.ts';
 import { commitTree, diffManifestTrees, listManifestFiles, objectReadingFs, readBlobText, type FileIndex } from './tree.ts';
 
 export interface ObjectRef {
@@ -54,6 +55,7 @@ export class DesiredLoader {
   async load(commit: string, base?: DesiredCommit): Promise<DesiredCommit> {
     const started = performance.now();
     const objectFs = objectReadingFs(this.gitdir);
+    const packs = new PackReader(this.gitdir);
     const tree = await commitTree(this.gitdir, commit, this.gitCache, objectFs);
     let files: FileIndex;
     if (base) {
@@ -65,7 +67,7 @@ export class DesiredLoader {
       files = await listManifestFiles(this.gitdir, tree, this.gitCache, objectFs);
     }
     const missing = [...files].filter(([file, oid]) => !this.cache.has(cacheKey(file, oid)));
-    const texts = await Promise.all(missing.map(([, oid]) => readBlobText(this.gitdir, oid, this.gitCache, objectFs)));
+    const texts = await Promise.all(missing.map(([, oid]) => readBlobText(this.gitdir, oid, this.gitCache, objectFs, packs)));
     const read = performance.now();
     missing.forEach(([file, oid], i) => this.cache.set(cacheKey(file, oid), this.parse({ path: file, text: texts[i] })));
     const parsed = performance.now();

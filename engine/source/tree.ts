@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import git, { type FsClient } from 'isomorphic-git';
 import { GitError } from '../../common/errors.ts';
+import { hashObject } from '../status/git.ts';
+import type { PackReader } from './pack.ts';
 
 /** Manifests are *.yaml, *.yml and *.json outside hidden directories (.github workflows are not manifests). */
 export function isManifestPath(file: string): boolean {
@@ -79,7 +81,9 @@ export async function diffManifestTrees(gitdir: string, from: string | undefined
   return diff;
 }
 
-export async function readBlobText(gitdir: string, oid: string, cache: object, objectFs: FsClient = fs): Promise<string> {
+export async function readBlobText(gitdir: string, oid: string, cache: object, objectFs: FsClient = fs, packs?: PackReader): Promise<string> {
+  const packed = packs?.read(oid);
+  if (packed?.type === 'blob' && hashObject('blob', packed.data).oid === oid) return packed.data.toString('utf8');
   const { blob } = await git.readBlob({ fs: objectFs, gitdir, oid, cache });
   return Buffer.from(blob).toString('utf8');
 }
