@@ -191,7 +191,7 @@ export async function bootstrapAgent(connection: HostConnection, dispatcher: Dis
     progress(`${node}: ${step.description}`);
     if (step.kind === 'exec') await connection.run(step.command, { timeoutMs: 30_000 });
     else if (step.kind === 'upload') await upload(connection, step.path, step.contents, step.mode);
-    else await waitForBuild(connection, dispatcher, step.build, paths, options.timeoutMs ?? 20_000);
+    else await waitForBuild(connection, dispatcher, step.build, paths, options.timeoutMs ?? 30_000);
   }
   return { node, changed: plan.steps.length > 0, reason: plan.reason, build: bundle.build, ms: Math.round(performance.now() - started) };
 }
