@@ -1,4 +1,4 @@
-import { CoxError, UsageError, describeError } from '../../common/errors.ts';
+import { describeError } from '../../common/errors.ts';
 
 /** What a command gets from the entry point: arguments and where to print. */
 export interface CommandIO {
@@ -49,11 +49,12 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
     const command = await entry.load();
     return await command.run(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
+    // By code, not instanceof: under mocha with tsx a module can load twice and classes stop being identical.
+    if ((err as { code?: unknown } | null)?.code === 'Usage') {
       io.stderr(`cox ${name}: ${err.message}\n`);
       return 2;
     }
-    io.stderr(`cox ${name}: ${err instanceof CoxError ? err.message : describeError(err)}\n`);
+    io.stderr(`cox ${name}: ${describeError(err)}\n`);
     if (process.env.COX_DEBUG && err instanceof Error) io.stderr(`${err.stack}\n`);
     return 1;
   }
