@@ -51,7 +51,7 @@ export async function main(argv: string[], io: CommandIO = defaultIO()): Promise
   } catch (err) {
     // By code, not instanceof: under mocha with tsx a module can load twice and classes stop being identical.
     if ((err as { code?: unknown } | null)?.code === 'Usage') {
-      io.stderr(`cox ${name}: ${err.message}\n`);
+      io.stderr(`cox ${name}: ${describeError(err)}\n`);
       return 2;
     }
     io.stderr(`cox ${name}: ${describeError(err)}\n`);
