@@ -192,13 +192,13 @@ export class HostConnection extends EventEmitter<HostConnectionEvents> {
     }
     const state = this.#state;
     if (state.phase === 'connected') return;
-    throw this.#errorOf(state);
+    throw this.#errorOf(state, timeoutMs);
   }
 
-  #errorOf(state: HostState): CoxError {
+  #errorOf(state: HostState, waitedMs = this.#options.connectTimeoutMs): CoxError {
     if (state.phase === 'reconnecting' || state.phase === 'hostKeyMismatch') return state.error;
     if (state.phase === 'closed') return new AgentUnreachable(this.name, 'the connection was closed');
-    return new AgentUnreachable(this.name, `not connected within ${this.#options.connectTimeoutMs} ms (${this.host.address}:${this.host.port})`);
+    return new AgentUnreachable(this.name, `not connected within ${waitedMs} ms (${this.host.address}:${this.host.port})`);
   }
 
   /** The live ssh2 client; throws the connection's error when it is not connected. */
