@@ -90,6 +90,20 @@ describe(`a preview environment from the GitHub Action, in the lab (index ${INDE
       return all;
     };
     assert.ok((await running()).length > 0, 'Podman runs the preview pod');
+    process.stderr.write(`      preview ${NS} v1: ${/is Ready after (\d+) s/.exec(preview.stdout)?.[1]} s from push to Ready\n`);
+
+    // A second push: Ready again only once the new pod serves (the v1 pod, still Ready, must not count).
+    feature.write('apps/web.yaml', webApp({ name: 'web', replicas: 2, version: 'preview-v2' }));
+    const second = await feature.commit('web v2 for the preview');
+    const update = await runAction({ workspace: ws, inputs: { mode: 'preview', 'github-token': 'ghs_lab_token', timeout: '180', 'poll-interval': '1' }, event: pullRequestEvent(PR, second), apiUrl: github.url, timeoutMs: 240_000 });
+    assert.equal(update.code, 0, `${update.stdout}${engineLog()}`);
+    process.stderr.write(`      preview ${NS} v2: ${/is Ready after (\d+) s/.exec(update.stdout)?.[1]} s from push to Ready\n`);
+    const updated = [...(await repo.status()).pods.values()].filter((p) => p.metadata.namespace === NS && !p.metadata.deletionTimestamp);
+    assert.equal(updated.length, 1);
+    assert.notEqual(updated[0].metadata.name, pods[0].metadata.name, 'a new pod for the new template');
+    assert.match(await getThroughVip(handle.lab, 'h1', vip!) ?? '', new RegExp(`${updated[0].metadata.name} preview-v2`), 'right after the action said Ready, the VIP serves the new version');
+    assert.equal(github.comments.size, 1);
+    assert.ok([...github.comments.values()][0].includes(`| \`${updated[0].metadata.name}\` |`));
 
     const cleanup = await runAction({ workspace: ws, inputs: { mode: 'cleanup', 'github-token': 'ghs_lab_token', timeout: '120', 'poll-interval': '1' }, event: pullRequestEvent(PR, head, { action: 'closed' }), apiUrl: github.url, timeoutMs: 180_000 });
     assert.equal(cleanup.code, 0, `${cleanup.stdout}${engineLog()}`);
