@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import type { NodeDesiredState } from '../../common/agent-api.ts';
 import { AgentUnreachable, HostKeyMismatch, StaleGeneration } from '../../common/errors.ts';
 import { buildAgentBundle } from '../../agent/bundle.ts';
@@ -42,7 +47,12 @@ export function olderAgent(variant: string): AgentBundle {
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 const build = createHash('sha256').update(fs.readFileSync(fileURLToPath(import.meta.url))).digest('hex');
 const socket = process.argv[process.argv.indexOf('--socket') + 1];
@@ -279,7 +289,7 @@ describe('hosts over SSH in the lab', function () {
     assert.equal(await pidOf(), pid, 'no restart the second time');
   });
 
-  it('keeps one agent session per Node: connects, refuses a wrong key, fences stale generations and recovers from an agent restart', async () => {
+  it('keeps one agent session per Node: connects, refuses a wrong key, fences stale generations, ships an image and recovers from agent restarts', async () => {
     const h1 = lab.nodes.find((n) => n.name === 'h1')!;
     const h2 = lab.nodes.find((n) => n.name === 'h2')!;
     const manager = new HostManager({
@@ -338,6 +348,17 @@ describe('hosts over SSH in the lab', function () {
       await waitForEvent('h2 connected after the restart by someone else', (e) => e.type === 'connected' && e.node === 'h2', 30_000, mark2);
       assert.equal((await labExec(lab, 'h2', ['cat', DEFAULT_AGENT_PATHS.pidFile])).stdout.trim(), restartedPid);
       assert.equal((await labExec(lab, 'h2', ['kill', '-0', restartedPid])).code, 0, 'the agent someone else started still runs');
+
+      // An image shipped over SSH without a registry: a root filesystem tar streamed through the channel to the agent.
+      const rootfs = mkdtempSync(join(tmpdir(), 'cox-hosts-rootfs-'));
+      try {
+        writeFileSync(join(rootfs, 'hello.txt'), 'shipped over ssh\n');
+        const tar = execFileSync('tar', ['-C', rootfs, '-c', '.']);
+        assert.deepEqual(await manager.loadImage('h2', Readable.from([tar]), 'coxswain/hosts-test:1'), ['coxswain/hosts-test:1']);
+        assert.equal((await labExec(lab, 'h2', ['podman', 'image', 'exists', 'coxswain/hosts-test:1'])).code, 0);
+      } finally {
+        rmSync(rootfs, { recursive: true, force: true });
+      }
 
       // h1 removed from Git: its connection is closed.
       const h1Connection = manager.connection('h1');
