@@ -13,6 +13,7 @@ import { requeueAt, type Pass } from './context.ts';
 import { resolveConfig } from './config.ts';
 import { addPod, deletePod, deletionOrder, isAvailable, isFinished, isReady, newPod, scaledValue } from './pods.ts';
 import { deepEqual } from './equal.ts';
+import { canonicalJson, safeHash } from './hash.ts';
 import { templateHash } from './template.ts';
 
 export const TEMPLATE_HASH_ANNOTATION = 'coxswain.io/template-hash';
@@ -27,6 +28,20 @@ export function rollingBounds(d: Deployment): { maxSurge: number; maxUnavailable
   return { maxSurge, maxUnavailable };
 }
 
+/**
+ * A settled Deployment (complete, nothing done, nothing time-based pending)
+ * whose pods are the very same objects as last pass needs no work: its
+ * status is carried over. Keyed by the desired object, so any change in Git
+ * or in its pods recomputes it.
+ */
+const settled = new WeakMap<Deployment, { hash: string; pods: readonly PodObject[]; out: WorkloadObject }>();
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const namespace = d.metadata.namespace ?? 'default';
   const name = d.metadata.name;
@@ -34,6 +49,13 @@ export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const replicas = d.spec.replicas ?? 1;
   const minReady = d.spec.minReadySeconds ?? 0;
   const hash = templateHash(pass.desired, namespace, d.spec.template);
+  const memo = settled.get(d);
+  const currentPods = pass.podsByOwner.get(key) ?? [];
+  if (memo && memo.hash === hash && memo.out === pass.observed.workloads.get(key) && sameList(memo.pods, currentPods)) {
+    pass.next.workloads.set(key, memo.out);
+    return;
+  }
+  const actionsBefore = pass.actions.length;
   const owner = { apiVersion: 'apps/v1', kind: 'Deployment' as const, name, controller: true as const };
 
   const all = pass.podsByOwner.get(key) ?? [];
@@ -113,10 +135,14 @@ export function reconcileDeployment(pass: Pass, d: Deployment): void {
     }
   }
 
-  writeStatus(pass, d, key, hash, pods, minReady, missing);
+  const out = writeStatus(pass, d, key, hash, pods, minReady, missing);
+  const status = out.status as DeploymentStatus;
+  const complete = status.conditions.some((c) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable');
+  if (complete && minReady === 0 && pass.actions.length === actionsBefore && !d.spec.paused) settled.set(d, { hash, pods: [...(pass.podsByOwner.get(key) ?? [])], out });
+  else settled.delete(d);
 }
 
-function writeStatus(pass: Pass, d: Deployment, key: string, hash: string, pods: PodObject[], minReady: number, missing: string[]): void {
+function writeStatus(pass: Pass, d: Deployment, key: string, hash: string, pods: PodObject[], minReady: number, missing: string[]): WorkloadObject {
   const namespace = d.metadata.namespace ?? 'default';
   const replicas = d.spec.replicas ?? 1;
   const updated = pods.filter((p) => p.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash).length;
@@ -160,18 +186,31 @@ function writeStatus(pass: Pass, d: Deployment, key: string, hash: string, pods:
   const conditions: DeploymentStatus['conditions'] = [availableCondition, progressing];
   if (missing.length > 0) conditions.push({ type: 'ReplicaFailure', status: 'True', reason: 'ConfigMissing', message: missing.join('; ') });
 
-  const status: DeploymentStatus = { observedCommit: pass.commit, ...counts, unavailableReplicas: Math.max(replicas - available, 0), conditions };
-  setWorkload(pass, key, {
+  // Like Kubernetes' observedGeneration: the commit that last changed this Deployment's spec, not every commit.
+  const specHash = specHashOf(d);
+  const observedCommit = previous?.metadata.annotations?.[SPEC_HASH_ANNOTATION] === specHash && prevStatus?.observedCommit ? prevStatus.observedCommit : pass.commit;
+  const status: DeploymentStatus = { observedCommit, ...counts, unavailableReplicas: Math.max(replicas - available, 0), conditions };
+  return setWorkload(pass, key, {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: d.metadata.name, namespace, annotations: { [TEMPLATE_HASH_ANNOTATION]: hash } },
+    metadata: { name: d.metadata.name, namespace, annotations: { [TEMPLATE_HASH_ANNOTATION]: hash, [SPEC_HASH_ANNOTATION]: specHash } },
     status,
   });
 }
 
+export const SPEC_HASH_ANNOTATION = 'coxswain.io/spec-hash';
+const specHashes = new WeakMap<Deployment, string>();
+
+function specHashOf(d: Deployment): string {
+  let hash = specHashes.get(d);
+  if (!hash) specHashes.set(d, (hash = safeHash(canonicalJson(d.spec))));
+  return hash;
+}
+
 /** Keeps the previous object when nothing changed, so an unchanged workload costs no allocation downstream. */
-export function setWorkload(pass: Pass, key: string, object: WorkloadObject): void {
+export function setWorkload(pass: Pass, key: string, object: WorkloadObject): WorkloadObject {
   const previous = pass.observed.workloads.get(key);
-  if (previous && deepEqual(previous, object)) pass.next.workloads.set(key, previous);
-  else pass.next.workloads.set(key, object);
+  const out = previous && deepEqual(previous, object) ? previous : object;
+  pass.next.workloads.set(key, out);
+  return out;
 }

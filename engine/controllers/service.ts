@@ -75,6 +75,22 @@ function compareIp(a: string, b: string): number {
   return 0;
 }
 
+/** Per desired Service: the object it produced and the candidate pods it saw, to skip unchanged services next pass. */
+const memo = new WeakMap<Service, { out: ServiceObject; candidates: readonly PodObject[] }>();
+
+function candidatesOf(s: Service, namespace: string, podsByLabel: Map<string, PodObject[]>): readonly PodObject[] {
+  const selector = s.spec.selector;
+  if (!selector) return [];
+  const [k] = Object.keys(selector);
+  return k === undefined ? [] : podsByLabel.get(`${namespace}/${k}=${selector[k]}`) ?? [];
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function reconcileServices(pass: Pass, services: Service[], podsByLabel: Map<string, PodObject[]>): void {
   const cidr = parseCidr(pass.settings.serviceCIDR);
   const [portLow, portHigh] = pass.settings.nodePortRange;
@@ -108,6 +124,13 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
     const namespace = s.metadata.namespace ?? 'default';
     const key = keyOf(s);
     const previous = pass.observed.services.get(key);
+    const candidates = candidatesOf(s, namespace, podsByLabel);
+    const seen = memo.get(s);
+    const sameIP = s.spec.clusterIP ? s.spec.clusterIP === previous?.spec.clusterIP : kept.get(key) === previous;
+    if (seen && previous && seen.out === previous && sameIP && sameList(seen.candidates, candidates)) {
+      pass.next.services.set(key, previous);
+      continue;
+    }
     const type = s.spec.type ?? 'ClusterIP';
     let clusterIP: string;
     if (s.spec.clusterIP) clusterIP = s.spec.clusterIP;
@@ -143,7 +166,9 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
       pass.actions.push({ type: 'allocateService', service: key, clusterIP, nodePorts: ports.flatMap((p) => (p.nodePort ? [p.nodePort] : [])) });
     }
     diffEndpoints(pass, key, previous?.status.endpoints ?? [], object.status.endpoints);
-    pass.next.services.set(key, previous && deepEqual(previous, object) ? previous : object);
+    const out = previous && deepEqual(previous, object) ? previous : object;
+    pass.next.services.set(key, out);
+    memo.set(s, { out, candidates });
   }
 
   for (const [key, previous] of pass.observed.services) {
