@@ -223,4 +223,23 @@ describe('the bundled action run as GitHub runs it', function () {
       await server.close();
     }
   });
+
+  it('in a shallow checkout without the head commit (a merge-commit checkout), fetches the status branch and the head, then pushes the preview', async () => {
+    await writeStatus(cluster.origin, cluster.repo, cluster.head());
+    gitCli(cluster.repo, ['checkout', '-q', '-b', 'feature']);
+    write(cluster.repo, 'demo/web.yaml', webYaml('coxswain/busybox:2'));
+    const head = cluster.commit('web v2');
+    gitCli(cluster.repo, ['push', '-q', 'origin', 'feature']);
+    gitCli(cluster.root, ['clone', '-q', '--depth', '1', '--branch', 'main', `file://${cluster.origin}`, 'shallow']);
+    const shallow = `${cluster.root}/shallow`;
+    assert.equal(gitCli(shallow, ['rev-parse', '--is-shallow-repository']), 'true');
+    const event = pullRequestEvent(40, head);
+    const plan = await runAction({ workspace: shallow, inputs: { comment: 'false' }, event });
+    assert.equal(plan.code, 0, plan.stdout);
+    assert.match(plan.summary, /Planned against `coxswain\/status` at `[0-9a-f]{12}`/);
+    const preview = await runAction({ workspace: shallow, inputs: { mode: 'preview', comment: 'false', wait: 'false' }, event });
+    assert.equal(preview.code, 0, preview.stdout);
+    assert.equal(gitCli(cluster.origin, ['rev-parse', 'refs/coxswain/previews/pr-40']), head);
+    assert.equal(gitCli(shallow, ['rev-parse', '--is-shallow-repository']), 'true', 'still shallow: only what was needed was fetched');
+  });
 });
