@@ -8,6 +8,8 @@ import { PLAN_MARKER } from './github.ts';
 
 export type Section = 'plan' | 'preview';
 const ORDER: Section[] = ['plan', 'preview'];
+/** GitHub refuses comment bodies over 65,536 characters; each section keeps under half of that. */
+export const SECTION_LIMIT = 30_000;
 
 const start = (s: Section) => `<!-- coxswain:${s}:start -->`;
 const end = (s: Section) => `<!-- coxswain:${s}:end -->`;
@@ -27,8 +29,15 @@ export function sectionsOf(body: string | undefined): Partial<Record<Section, st
 export function withSection(body: string | undefined, section: Section, content: string | undefined): string {
   const sections = sectionsOf(body);
   if (content === undefined) delete sections[section];
-  else sections[section] = content.replace(/\n+$/, '');
+  else sections[section] = truncate(content.replace(/\n+$/, ''));
   const parts = [PLAN_MARKER];
   for (const s of ORDER) if (sections[s] !== undefined) parts.push(start(s), sections[s]!, end(s));
   return `${parts.join('\n')}\n`;
+}
+
+/** A section cut at a line boundary under SECTION_LIMIT, saying so (the job summary keeps the whole text). */
+export function truncate(content: string): string {
+  if (content.length <= SECTION_LIMIT) return content;
+  const cut = content.lastIndexOf('\n', SECTION_LIMIT - 200);
+  return `${content.slice(0, cut > 0 ? cut : SECTION_LIMIT - 200)}\n\n_… cut here: ${content.length} characters in all; the job summary has everything._`;
 }

@@ -41,6 +41,13 @@ describe('the sticky comment', () => {
     assert.ok(replanned.startsWith('<!-- coxswain-plan -->\n'));
   });
 
+  it('a section too long for a GitHub comment is cut at a line and says where to read the rest', () => {
+    const long = Array.from({ length: 2000 }, (_, i) => `| \`demo/web-${i}\` | h1 |`).join('\n');
+    const body = withSection(undefined, 'plan', long);
+    assert.ok(body.length < 65_536 / 2, String(body.length));
+    assert.match(body, /\| h1 \|\n\n_… cut here: \d+ characters in all; the job summary has everything\._\n<!-- coxswain:plan:end -->/);
+  });
+
   it('a comment from an older version without sections is replaced by one with them', () => {
     assert.deepEqual(sectionsOf(withSection('<!-- coxswain-plan -->\nold text', 'plan', 'P')), { plan: 'P' });
   });
