@@ -6,7 +6,7 @@
  * running and ready, one Deployment's image changes (a new store sharing
  * every other object, as the loader's per-file cache gives) and the pass
  * that starts its rollout runs. steadyMs: a pass where nothing changed.
- * Medians of five runs each; CPU time alongside wall time (the machine is
+ * Medians of three runs each; CPU time alongside wall time (the machine is
  * shared).
  */
 import { median } from './run.ts';
@@ -41,7 +41,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
   const steady: number[] = [];
   let pods = 0;
   let incrementalActions = 0;
-  for (let round = 0; round < 5; round++) {
+  for (let round = 0; round < 3; round++) {
     const desired = store(objects, CLUSTER);
     const c = timed(() => reconcile({ desired, commit: 'c1', observed: emptyObserved(), now: now(0) }));
     cold.push(c.ms);
