@@ -3,13 +3,19 @@
  * the host manager (engine/hosts), the status writer (engine/status) and the
  * controllers (engine/controllers). The one place that knows all of them.
  */
-import { ConfigError, describeError } from '../../common/errors.ts';
+import { buildAgentBundle } from '../../agent/bundle.ts';
+import { describeError } from '../../common/errors.ts';
+import { reconcile } from '../controllers/index.ts';
+import { HostManager } from '../hosts/manager.ts';
+import { loadClientAuth } from '../hosts/ssh.ts';
 import type { Logger } from '../log.ts';
 import type { EngineMetrics } from '../metrics.ts';
+import type { ObservedState } from '../model.ts';
+import { readStatus } from '../status/read.ts';
+import { StatusWriter } from '../status/writer.ts';
 import { Engine } from './index.ts';
 import type { HostFleet, ReconcileFn, StatusCause, StatusSink } from './ports.ts';
-import type { ObservedState } from '../model.ts';
-import type { StatusWriter } from '../status/writer.ts';
+import { openDesiredFeed } from './source-feed.ts';
 
 export interface BuildOptions {
   repo: string;
@@ -41,22 +47,15 @@ export function statusSink(writer: StatusWriter, metrics: EngineMetrics, log: Lo
   };
 }
 
+/** The controllers' reconcile behind the loop's ReconcileFn port. */
+export const reconcileFn: ReconcileFn = (input) => reconcile({ ...input, desired: input.desired as unknown as Parameters<typeof reconcile>[0]['desired'] });
+
 export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
   const { log, metrics } = options;
-  const [{ StatusWriter }, { readStatus }, { HostManager }, { loadClientAuth }] = await Promise.all([
-    import('../status/writer.ts'),
-    import('../status/read.ts'),
-    import('../hosts/manager.ts'),
-    import('../hosts/ssh.ts'),
-  ]);
-  const { openDesiredFeed } = await import('./source-feed.ts');
-  const { reconcileFn } = await import('./reconcile.ts');
-  const { agentBundle } = await import('./bundle.ts');
-
   const feed = await openDesiredFeed({ repo: options.repo, branch: options.branch, workdir: options.workdir, log, env: options.env ?? process.env });
   const repoDir = feed.repoDir;
   const auth = await loadClientAuth(options.sshKey, options.env ?? process.env);
-  const bundle = await agentBundle();
+  const bundle = await buildAgentBundle();
   log.info('agent.bundle', { build: bundle.build.slice(0, 12), bytes: bundle.contents.length });
 
   const initialObserved = await readStatus(repoDir, options.statusBranch);
@@ -78,13 +77,11 @@ export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
   // Ready within the default grace period whatever the agent's own heartbeat interval.
   const hosts = new HostManager({ auth, bundle, watchTimeoutSeconds: 2, onProgress: (line) => log.info('hosts.progress', { message: line }) });
   const fleet: HostFleet = {
-    sync: (nodes) => hosts.sync(nodes as never),
+    sync: (nodes) => hosts.sync(nodes),
     subscribe: (listener) => void hosts.subscribe(listener),
     putDesired: (node, state) => hosts.putDesired(node, state),
     close: () => hosts.close(),
   };
-  const reconcile: ReconcileFn = await reconcileFn();
-  if (!reconcile) throw new ConfigError('the controllers are missing');
-  const engine = new Engine({ feed, fleet, status: statusSink(writer, metrics, log), reconcile, initialObserved, log, metrics });
+  const engine = new Engine({ feed, fleet, status: statusSink(writer, metrics, log), reconcile: reconcileFn, initialObserved, log, metrics });
   return { engine, repoDir };
 }

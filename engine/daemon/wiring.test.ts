@@ -16,7 +16,7 @@ import { gitCli, tempRepo } from '../status/testing.ts';
 import { Engine } from './index.ts';
 import { statusSink } from './adapters.ts';
 import { openDesiredFeed } from './source-feed.ts';
-import { reconcileFn } from './reconcile.ts';
+import { reconcileFn } from './adapters.ts';
 import type { DesiredObject, FleetEvent, HostFleet } from './ports.ts';
 
 /** Agents that run whatever they are sent, instantly: pods Ready with an IP from the node's pod subnet. */
@@ -99,7 +99,7 @@ describe('engine loop wired to the real source, controllers and status writer', 
     const feed = await openDesiredFeed({ repo: repo.dir, branch: 'main', log: silentLogger, env: process.env });
     const writer = await StatusWriter.open({ repoDir: repo.dir, windowMs: 50 });
     const metrics = new EngineMetrics();
-    engine = new Engine({ feed, fleet, status: statusSink(writer, metrics, silentLogger), reconcile: await reconcileFn(), initialObserved: (await readStatusSnapshot(repo.dir)).observed, log: silentLogger, metrics, minIntervalMs: 20, connectGraceMs: 2000 });
+    engine = new Engine({ feed, fleet, status: statusSink(writer, metrics, silentLogger), reconcile: reconcileFn, initialObserved: (await readStatusSnapshot(repo.dir)).observed, log: silentLogger, metrics, minIntervalMs: 20, connectGraceMs: 2000 });
     await engine.start();
   }
 
