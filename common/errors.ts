@@ -92,9 +92,3 @@ export class AgentRequestError extends CoxError {
   }
 }
 
-/** A reconcile failure that retrying cannot fix (an exhausted address range, a contradiction in Git): recorded in status, not retried. */
-export class TerminalError extends CoxError {
-  constructor(key: string, message: string, data: Record<string, unknown> = {}) {
-    super('Terminal', `${key}: ${message}`, { key, ...data });
-  }
-}
