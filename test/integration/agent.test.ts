@@ -210,6 +210,20 @@ describe('cox-agent in a lab host (integration)', function () {
     await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 9, [web]));
   });
 
+  it('programs a Service VIP through the proxier and reports the proxy table in observed state', async () => {
+    const pod = (await observedPod(h1!.client, 'web'))!;
+    const state = desiredFor(handle.lab, 'h1', 10, [web]);
+    state.services = [{ namespace: 'default', name: 'web', type: 'ClusterIP', clusterIP: '100.127.0.10', ports: [{ name: 'http', protocol: 'TCP', port: 80, endpoints: [{ ip: pod.status.podIP!, port: 8080, nodeName: 'h1' }] }] }];
+    await h1!.client.putDesired(state);
+    const table = await waitFor('the proxy table with the web service', async () => {
+      const t = (await h1!.client.observed()).state.proxy;
+      return t.services.some((s) => s.vip === '100.127.0.10') ? t : undefined;
+    }, 30_000, 200);
+    assert.deepEqual(table.services.find((s) => s.vip === '100.127.0.10')?.backends, [`${pod.status.podIP}:8080`]);
+    const got = await labExec(handle.lab, 'h1', ['timeout', '5', 'busybox', 'wget', '-qO-', 'http://100.127.0.10/hostname']);
+    assert.equal(got.stdout.trim(), 'web', got.stderr);
+  });
+
   it('serves Prometheus metrics with container usage and node conditions', async () => {
     await waitFor('container usage in metrics', async () => {
       const m = await h1!.client.metrics();
