@@ -220,8 +220,11 @@ describe('cox-agent in a lab host (integration)', function () {
       return t.services.some((s) => s.vip === '100.127.0.10') ? t : undefined;
     }, 30_000, 200);
     assert.deepEqual(table.services.find((s) => s.vip === '100.127.0.10')?.backends, [`${pod.status.podIP}:8080`]);
-    const got = await labExec(handle.lab, 'h1', ['timeout', '5', 'busybox', 'wget', '-qO-', 'http://100.127.0.10/hostname']);
-    assert.equal(got.stdout.trim(), 'web', got.stderr);
+    const got = await waitFor('the VIP to answer from the host', async () => {
+      const r = await labExec(handle.lab, 'h1', ['timeout', '3', 'busybox', 'wget', '-qO-', 'http://100.127.0.10/hostname']);
+      return r.stdout.trim() || undefined;
+    }, 20_000, 500);
+    assert.equal(got, 'web');
   });
 
   it('serves Prometheus metrics with container usage and node conditions', async () => {
