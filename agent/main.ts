@@ -27,6 +27,10 @@ export async function main(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   try {
     const [command, ...rest] = argv;
+    if (command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
     if (command === 'version') {
       process.stdout.write(`${JSON.stringify(AGENT_VERSION)}\n`);
       return 0;
