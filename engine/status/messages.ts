@@ -3,6 +3,7 @@
  * (`web-5d8f-x2k: Pending -> Running on h2`), the first (or a count) as the
  * subject, and trailers tying the commit to its cause.
  */
+import type { ProxyTable, ProxyTableEntry } from '../../common/agent-api.ts';
 import type { NodeObject, PodObject, ServiceObject, WorkloadObject, ObservedState } from '../model.ts';
 import type { StatusObject } from './render.ts';
 import { isPodReady, nodeStatus, podReady, podRestarts, podStatus, serviceEndpoints, shortName, workloadReady } from './columns.ts';
@@ -57,11 +58,27 @@ function describeNode(before: NodeObject | undefined, after: NodeObject | undefi
     const old = before.status?.conditions?.find((b) => b.type === c.type);
     if (old?.status !== c.status) parts.push(`${c.type} ${old?.status ?? 'Unknown'} -> ${c.status}`);
   }
-  const proxyBefore = before.status?.proxy?.services?.length ?? 0;
-  const proxyAfter = after.status?.proxy?.services?.length ?? 0;
-  if (JSON.stringify(before.status?.proxy) !== JSON.stringify(after.status?.proxy)) parts.push(`proxy table ${proxyBefore} -> ${proxyAfter} services`);
+  parts.push(...describeProxyTable(before.status?.proxy, after.status?.proxy));
   if (parts.length === 0) parts.push('status changed');
   return `${name}: ${parts.join(', ')}`;
+}
+
+/** What changed in a node's proxy table, per service port: `proxy demo/web:80 backends 1 -> 3`. */
+function describeProxyTable(before: ProxyTable | undefined, after: ProxyTable | undefined): string[] {
+  const key = (e: ProxyTableEntry) => `${e.service}/${e.protocol}`;
+  const old = new Map((before?.services ?? []).map((e) => [key(e), e]));
+  const now = new Map((after?.services ?? []).map((e) => [key(e), e]));
+  const parts: string[] = [];
+  if (before && after && before.mode !== after.mode) parts.push(`proxy mode ${before.mode} -> ${after.mode}`);
+  for (const [k, e] of now) {
+    const was = old.get(k);
+    if (!was) parts.push(`proxy ${e.service} added (${e.vip}:${e.port}, ${e.backends.length} backends)`);
+    else if (was.vip !== e.vip || was.port !== e.port) parts.push(`proxy ${e.service} ${was.vip}:${was.port} -> ${e.vip}:${e.port}`);
+    else if (was.backends.join() !== e.backends.join()) parts.push(`proxy ${e.service} backends ${was.backends.length} -> ${e.backends.length}`);
+    else if (JSON.stringify(was) !== JSON.stringify(e)) parts.push(`proxy ${e.service} changed`);
+  }
+  for (const [k, e] of old) if (!now.has(k)) parts.push(`proxy ${e.service} removed`);
+  return parts;
 }
 
 function describeService(before: ServiceObject | undefined, after: ServiceObject | undefined): string {
