@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { labSpawn, type Lab, type LabNode } from '../../engine/lab/index.ts';
 import { AgentClient } from '../../agent/client.ts';
 import type { DesiredPod, NodeDesiredState, ObservedPod } from '../../common/agent-api.ts';
+import { waitFor } from '../../engine/lab/process.ts';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -30,21 +31,7 @@ export function socketOf(node: LabNode): string {
   return `/proc/${node.pid}/root/run/coxswain/agent.sock`;
 }
 
-/** Polls `probe` until it returns a value other than undefined, or fails naming `what` at the deadline. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor };
 
 /** Starts the agent in `nodeName` (sources through tsx, or a bundle file) and waits until it answers. */
 export async function startAgent(lab: Lab, nodeName: string, args: string[] = [], program = path.join(REPO, 'bin/cox-agent.mjs')): Promise<RunningAgent> {

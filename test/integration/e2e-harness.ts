@@ -89,21 +89,7 @@ export function startEngine(options: { repo: string; sshKey: string; logFile: st
   };
 }
 
-/** Polls `check` until it returns a value (not undefined/false), or fails naming what it waited for and the last observation. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+export { waitFor } from '../../engine/lab/process.ts';
 
 /** One HTTP GET through a VIP from inside a lab host; the body, or undefined when it failed. */
 export async function getThroughVip(lab: Lab, node: string, vip: string, port = 80): Promise<string | undefined> {
