@@ -57,9 +57,58 @@ function byNamespaceAndName(a: PodObject, b: PodObject): number {
   return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 }
 
+/**
+ * Service variables per services list (reused while every service is the
+ * same object), by namespace and the newest service creation a pod sees:
+ * pods that see the same services get the same variables, whenever they
+ * were created.
+ */
+const envCaches = new WeakMap<DesiredService[], Map<string, Record<string, string> | null>>();
+
+function visibleServicesKey(services: Iterable<ServiceObject>, namespace: string, podCreated: string | undefined): string {
+  let newest = '';
+  for (const s of services) {
+    if (s.metadata.namespace !== namespace || !s.spec.clusterIP || s.spec.clusterIP === 'None') continue;
+    const created = s.metadata.creationTimestamp;
+    if (created && (!podCreated || created <= podCreated) && created > newest) newest = created;
+  }
+  return `${namespace}\u0000${newest}`;
+}
+
+type Route = NodeDesiredState['routes'][number];
+type RouteSource = Pick<Pass['nodes'][number], 'name' | 'podCIDR' | 'address'>;
+/** The last routes handed out, per node: reused while every node keeps its name, subnet and address. */
+let lastRoutes: { nodes: RouteSource[]; byNode: Map<string, Route[]> } | undefined;
+
+/** Per node, routes to every other node's pod subnet. */
+function routesByNode(nodes: readonly RouteSource[]): Map<string, Route[]> {
+  const previous = lastRoutes?.nodes;
+  if (previous && previous.length === nodes.length && nodes.every((n, i) => n.name === previous[i].name && n.podCIDR === previous[i].podCIDR && n.address === previous[i].address)) return lastRoutes!.byNode;
+  const all = nodes.map((n) => ({ node: n.name, route: { cidr: n.podCIDR, via: n.address } }));
+  const byNode = new Map<string, Route[]>();
+  for (const node of nodes) byNode.set(node.name, all.filter((r) => r.node !== node.name).map((r) => ({ ...r.route })));
+  lastRoutes = { nodes: nodes.map(({ name, podCIDR, address }) => ({ name, podCIDR, address })), byNode };
+  return byNode;
+}
+
+/**
+ * Each node's last pods list, with the pod objects it was made from: reused
+ * while the node's pods are the same objects and every one of them was
+ * cacheable (pods referencing ConfigMaps or Secrets are resolved afresh).
+ */
+const lastPods = new Map<string, { sources: PodObject[]; pods: DesiredPod[] }>();
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 'generation'>> {
   const services = desiredServices(pass.next.services.values());
-  const envCache = new Map<string, Record<string, string> | null>();
+  let envCache = envCaches.get(services);
+  if (!envCache) envCaches.set(services, (envCache = new Map()));
+  const envKeys = new Map<string, string>();
   const podsByNode = new Map<string, PodObject[]>();
   for (const pod of pass.next.pods.values()) {
     if (!pod.spec.nodeName || isTerminating(pod)) continue;
@@ -68,35 +117,45 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
     else podsByNode.set(pod.spec.nodeName, [pod]);
   }
   const states = new Map<string, Omit<NodeDesiredState, 'generation'>>();
-  const allRoutes = pass.nodes.map((n) => ({ node: n.name, cidr: n.podCIDR, via: n.address }));
+  const routes = routesByNode(pass.nodes);
+  const desiredPod = (pod: PodObject): DesiredPod => {
+    const cached = podCache.get(pod);
+    if (cached) return cached;
+    const ns = pod.metadata.namespace;
+    const created = pod.metadata.creationTimestamp;
+    const createdKey = `${ns}\u0000${created ?? ''}`;
+    let envKey = envKeys.get(createdKey);
+    if (envKey === undefined) envKeys.set(createdKey, (envKey = visibleServicesKey(pass.next.services.values(), ns, created)));
+    let env = envCache.get(envKey);
+    if (env === undefined) {
+      const computed = serviceEnv(pass.next.services.values(), ns, pod.metadata.creationTimestamp);
+      envCache.set(envKey, (env = Object.keys(computed).length > 0 ? computed : null));
+    }
+    const config = resolveConfig(pass.desired, ns, pod.spec);
+    const made: DesiredPod = {
+      uid: pod.metadata.uid,
+      name: pod.metadata.name,
+      namespace: ns,
+      ...(pod.metadata.labels ? { labels: pod.metadata.labels } : {}),
+      ...(pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {}),
+      spec: pod.spec,
+      ...(Object.keys(config.configMaps).length ? { configMaps: config.configMaps } : {}),
+      ...(Object.keys(config.secrets).length ? { secrets: config.secrets } : {}),
+      ...(env ? { serviceEnv: env } : {}),
+    };
+    if (!hasReferences(pod.spec)) podCache.set(pod, made);
+    return made;
+  };
   for (const node of pass.nodes) {
-    const pods: DesiredPod[] = (podsByNode.get(node.name) ?? [])
-      .sort(byNamespaceAndName)
-      .map((pod) => {
-        const cached = podCache.get(pod);
-        if (cached) return cached;
-        const ns = pod.metadata.namespace;
-        const envKey = `${ns}\u0000${pod.metadata.creationTimestamp ?? ''}`;
-        let env = envCache.get(envKey);
-        if (env === undefined) {
-          const computed = serviceEnv(pass.next.services.values(), ns, pod.metadata.creationTimestamp);
-          envCache.set(envKey, (env = Object.keys(computed).length > 0 ? computed : null));
-        }
-        const config = resolveConfig(pass.desired, ns, pod.spec);
-        const made: DesiredPod = {
-          uid: pod.metadata.uid,
-          name: pod.metadata.name,
-          namespace: ns,
-          ...(pod.metadata.labels ? { labels: pod.metadata.labels } : {}),
-          ...(pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {}),
-          spec: pod.spec,
-          ...(Object.keys(config.configMaps).length ? { configMaps: config.configMaps } : {}),
-          ...(Object.keys(config.secrets).length ? { secrets: config.secrets } : {}),
-          ...(env ? { serviceEnv: env } : {}),
-        };
-        if (!hasReferences(pod.spec)) podCache.set(pod, made);
-        return made;
-      });
+    const sources = (podsByNode.get(node.name) ?? []).sort(byNamespaceAndName);
+    const last = lastPods.get(node.name);
+    let pods: DesiredPod[];
+    if (last && sameList(last.sources, sources)) pods = last.pods;
+    else {
+      pods = sources.map(desiredPod);
+      if (sources.every((pod) => !hasReferences(pod.spec))) lastPods.set(node.name, { sources, pods });
+      else lastPods.delete(node.name);
+    }
     states.set(node.name, {
       node: node.name,
       desiredCommit: pass.commit,
@@ -107,8 +166,9 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
       proxyMode: pass.settings.proxyMode,
       pods,
       services,
-      routes: allRoutes.filter((r) => r.node !== node.name).map(({ cidr, via }) => ({ cidr, via })),
+      routes: routes.get(node.name)!,
     });
   }
+  for (const name of lastPods.keys()) if (!states.has(name)) lastPods.delete(name);
   return states;
 }

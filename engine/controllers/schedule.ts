@@ -6,7 +6,7 @@
  * sentence and are tried again on the next pass.
  */
 import type { PodObject } from '../model.ts';
-import { Scheduler, Snapshot, podInfo, type NodeInput } from '../scheduler/index.ts';
+import { Scheduler, Snapshot, podInfo, type NodeInput, type PodInfo } from '../scheduler/index.ts';
 import { bytes, cpuMillis, isQuantity } from '../../common/quantity.ts';
 import { requeueAt, type NodeView, type Pass } from './context.ts';
 import { isTerminating } from './pods.ts';
@@ -31,6 +31,32 @@ function ownerOf(pod: PodObject): string | undefined {
   return pod.metadata.ownerReferences?.[0] ? ownerKeyOf(pod) : undefined;
 }
 
+function infoOf(pod: PodObject): PodInfo {
+  return podInfo({ namespace: pod.metadata.namespace, name: pod.metadata.name, labels: pod.metadata.labels, spec: pod.spec, owner: ownerOf(pod) });
+}
+
+/**
+ * The scheduler's view of a bound pod, kept per pod spec (a pod's status
+ * changes from pass to pass; its spec, once bound, is the same object): an
+ * unchanged pod's requests and ports are not worked out again for every
+ * snapshot. The other inputs are checked, so a hit is what podInfo() gives.
+ * A pod bound in this pass keeps its pending view with the new spec (binding
+ * changes nothing podInfo() derives from the spec).
+ */
+const boundInfos = new WeakMap<PodObject['spec'], { pod: PodObject; info: PodInfo }>();
+
+function boundInfoOf(pod: PodObject): PodInfo {
+  const seen = boundInfos.get(pod.spec);
+  if (seen && sameInputs(seen.pod, pod)) return seen.info;
+  const info = infoOf(pod);
+  boundInfos.set(pod.spec, { pod, info });
+  return info;
+}
+
+function sameInputs(a: PodObject, b: PodObject): boolean {
+  return a.metadata.name === b.metadata.name && a.metadata.namespace === b.metadata.namespace && a.metadata.labels === b.metadata.labels && ownerOf(a) === ownerOf(b);
+}
+
 export function schedulePending(pass: Pass): void {
   const pending: PodObject[] = [];
   for (const pod of pass.next.pods.values()) if (!pod.spec.nodeName && !isTerminating(pod)) pending.push(pod);
@@ -47,14 +73,14 @@ export function schedulePending(pass: Pass): void {
   const snapshot = new Snapshot(pass.nodes.map(nodeInput), { scoringStrategy: pass.settings.scoringStrategy });
   for (const pod of pass.next.pods.values()) {
     if (!pod.spec.nodeName) continue;
-    snapshot.assume(podInfo({ namespace: pod.metadata.namespace, name: pod.metadata.name, labels: pod.metadata.labels, spec: pod.spec, owner: ownerOf(pod) }), pod.spec.nodeName);
+    snapshot.assume(boundInfoOf(pod), pod.spec.nodeName);
   }
   const scheduler = new Scheduler(snapshot);
   const created = new Map<string, Extract<Pass['actions'][number], { type: 'createPod' }>>();
   for (const a of pass.actions) if (a.type === 'createPod') created.set(a.uid, a);
 
   for (const pod of pending) {
-    const info = podInfo({ namespace: pod.metadata.namespace, name: pod.metadata.name, labels: pod.metadata.labels, spec: pod.spec, owner: ownerOf(pod) });
+    const info = infoOf(pod);
     const result = scheduler.schedule(info);
     const previous = pod.status.conditions.find((c) => c.type === 'PodScheduled');
     if (result.ok) {
@@ -65,6 +91,7 @@ export function schedulePending(pass: Pass): void {
         status: { ...pod.status, conditions: [...pod.status.conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: pass.nowIso }] },
       };
       pass.next.pods.set(pod.metadata.uid, bound);
+      boundInfos.set(bound.spec, { pod: bound, info: { ...info, spec: bound.spec } });
       const action = created.get(pod.metadata.uid);
       const withTotal = { ...scores, total: result.binding.total };
       if (action) {
