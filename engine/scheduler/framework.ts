@@ -88,6 +88,8 @@ export interface SnapshotView {
   nodesWithImage(image: string): number;
   /** Number of nodes per value of a topology label. */
   topologyDomains(key: string): ReadonlyMap<string, number>;
+  /** The values of a topology label, and per NodeInfo.index the position of the node's value among them (-1: no label). */
+  topologyValueIndex(key: string): Readonly<{ values: readonly string[]; ofNode: Int32Array }>;
   /** Bound pods of one owner per node, indexed by NodeInfo.index. */
   ownerNodeCounts(owner: string): Int32Array;
   /** Bound pods of one owner per value of a topology label. */

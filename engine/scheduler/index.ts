@@ -120,8 +120,8 @@ export class Scheduler {
     const start = snapshot.nextStartIndex % n;
     let evaluated = 0;
     const failures: Status[] = [];
-    for (; evaluated < n && feasible.length < want; evaluated++) {
-      const node = nodes[(start + evaluated) % n];
+    for (let index = start; evaluated < n && feasible.length < want; evaluated++, index = index + 1 === n ? 0 : index + 1) {
+      const node = nodes[index];
       let failed: Status | null = null;
       for (let i = 0; i < active.length; i++) {
         failed = active[i].filter(state, pod, node, snapshot);

@@ -198,6 +198,19 @@ export class Snapshot implements SnapshotView {
     return d;
   }
 
+  private readonly valueIndexes = new Map<string, { values: string[]; ofNode: Int32Array }>();
+
+  topologyValueIndex(key: string): Readonly<{ values: readonly string[]; ofNode: Int32Array }> {
+    let index = this.valueIndexes.get(key);
+    if (!index) {
+      const values = [...this.topologyDomains(key).keys()];
+      const position = new Map(values.map((v, i) => [v, i]));
+      const ofNode = Int32Array.from(this.nodes, (n) => position.get(n.labels[key]) ?? -1);
+      this.valueIndexes.set(key, (index = { values, ofNode }));
+    }
+    return index;
+  }
+
   private readonly ownerArrays = new Map<string, Int32Array>();
 
   /** Pods of one owner per node, indexed by NodeInfo.index (the hot path of owner spreading). */

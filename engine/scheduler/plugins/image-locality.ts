@@ -9,22 +9,27 @@ import { MAX_NODE_SCORE, type NodeInfo, type PodInfo, type ScorePlugin, type Sna
 
 const PRESENT_IMAGE_SCORE = MAX_NODE_SCORE / 2;
 
-function scoreNode(pod: PodInfo, node: NodeInfo, snapshot: SnapshotView): number {
-  const containers = pod.spec.containers ?? [];
-  if (containers.length === 0 || node.images.size === 0) return 0;
+/** What each of the pod's containers adds on a node that holds its image (the same on every node). */
+function imageWeights(pod: PodInfo, snapshot: SnapshotView): Array<{ image: string | undefined; weight: number }> {
+  return (pod.spec.containers ?? []).map((c) => ({ image: c.image, weight: c.image ? (PRESENT_IMAGE_SCORE * snapshot.nodesWithImage(c.image)) / snapshot.nodes.length : 0 }));
+}
+
+function scoreNode(weights: ReturnType<typeof imageWeights>, node: NodeInfo): number {
+  if (weights.length === 0 || node.images.size === 0) return 0;
   let sum = 0;
-  for (const c of containers) {
-    if (c.image && node.images.has(c.image)) sum += (PRESENT_IMAGE_SCORE * snapshot.nodesWithImage(c.image)) / snapshot.nodes.length;
+  for (const { image, weight } of weights) {
+    if (image && node.images.has(image)) sum += weight;
   }
-  return Math.floor(sum / containers.length);
+  return Math.floor(sum / weights.length);
 }
 
 export const imageLocality = {
   name: 'ImageLocality',
   score(_state, pod, node, snapshot) {
-    return scoreNode(pod, node, snapshot);
+    return scoreNode(imageWeights(pod, snapshot), node);
   },
   scoreNodes(_state, pod, nodes, out, snapshot) {
-    for (let i = 0; i < nodes.length; i++) out[i] = nodes[i].images.size === 0 ? 0 : scoreNode(pod, nodes[i], snapshot);
+    const weights = imageWeights(pod, snapshot);
+    for (let i = 0; i < nodes.length; i++) out[i] = scoreNode(weights, nodes[i]);
   },
 } satisfies ScorePlugin;

@@ -133,7 +133,12 @@ export const podTopologySpreadScore = {
         const counts = snapshot.ownerNodeCounts(s.owner);
         for (let i = 0; i < nodes.length; i++) out[i] += counts[nodes[i].index] * s.weight + base;
       } else {
-        for (let i = 0; i < nodes.length; i++) out[i] += countFor(s, nodes[i]) * s.weight + base;
+        const { values, ofNode } = snapshot.topologyValueIndex(s.key);
+        const counts = values.map((v) => s.byValue!.get(v) ?? 0);
+        for (let i = 0; i < nodes.length; i++) {
+          const position = ofNode[nodes[i].index];
+          out[i] += (position < 0 ? 0 : counts[position]) * s.weight + base;
+        }
       }
     }
   },
