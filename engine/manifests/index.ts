@@ -5,12 +5,13 @@
  *   parseManifestFile(file)            one file, pure (cache it by content)
  *   checkRepository(objects, cluster)  cross-object checks and the cluster's policy
  *   loadManifests(files)               both, plus the Cluster (defaults when absent) and the store
+ *                                      (pass the same RepositoryChecks to reuse the checks of unchanged namespaces)
  *
  * Objects handed out are owned by the loader's caller and must be treated as
  * read-only (parse results may be cached and shared).
  */
 import type { Cluster } from '../../schemas/types.generated.ts';
-import { checkRepository } from './checks/repository.ts';
+import { RepositoryChecks } from './checks/repository.ts';
 import { parseManifestFile } from './parse.ts';
 import { validateObject } from './schema.ts';
 import { ObjectStore } from './store.ts';
@@ -22,7 +23,7 @@ export type { ParseResult } from './parse.ts';
 export type { FieldPath } from './yaml.ts';
 export { ObjectStore, keyOf } from './store.ts';
 export { parseManifestFile } from './parse.ts';
-export { checkRepository } from './checks/repository.ts';
+export { checkRepository, RepositoryChecks } from './checks/repository.ts';
 export { sourceOf, positionOf } from './positions.ts';
 export { KINDS, WORKLOAD_KINDS, isKnownKind, type KindName, type KindInfo } from './kinds.ts';
 export { selectorMatches } from './checks/selectors.ts';
@@ -45,7 +46,11 @@ export function defaultCluster(): Cluster {
 }
 
 /** Loads a repository's files: every object, the Cluster, and all diagnostics sorted by file and position. */
-export function loadManifests(files: SourceFile[], parse: (file: SourceFile) => { objects: ManifestObject[]; diagnostics: Diagnostic[] } = parseManifestFile): LoadResult {
+export function loadManifests(
+  files: SourceFile[],
+  parse: (file: SourceFile) => { objects: ManifestObject[]; diagnostics: Diagnostic[] } = parseManifestFile,
+  checks = new RepositoryChecks(),
+): LoadResult {
   const objects: ManifestObject[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
@@ -54,7 +59,7 @@ export function loadManifests(files: SourceFile[], parse: (file: SourceFile) => 
     diagnostics.push(...result.diagnostics);
   }
   const cluster = (objects.find((object) => object.kind === 'Cluster') as Cluster | undefined) ?? defaultCluster();
-  diagnostics.push(...checkRepository(objects, cluster));
+  diagnostics.push(...checks.check(objects, cluster));
   return { store: new ObjectStore(objects, cluster), cluster, diagnostics: sortDiagnostics(diagnostics) };
 }
 

@@ -5,10 +5,10 @@
  * parsed, and the result says which objects were added, modified or deleted.
  */
 import type { Cluster } from '../../schemas/types.generated.ts';
-import { keyOf, loadManifests, parseManifestFile, hasErrors, type Diagnostic, type ManifestObject, type ObjectStore, type SourceFile } from '../manifests/index.ts';
+import { keyOf, loadManifests, parseManifestFile, hasErrors, RepositoryChecks, type Diagnostic, type ManifestObject, type ObjectStore, type SourceFile } from '../manifests/index.ts';
 import type { ParseResult } from '../manifests/index.ts';
 import { canonicalJson } from '../status/render.ts';
-import { PackReader } from './pack.ts';
+import { PackReader, type Pack } from './pack.ts';
 import { commitTree, diffManifestTrees, listManifestFiles, objectReadingFs, readBlobText, type FileIndex } from './tree.ts';
 
 export interface ObjectRef {
@@ -42,9 +42,13 @@ export interface DesiredCommit {
 }
 
 export class DesiredLoader {
-  private readonly cache = new Map<string, ParseResult>();
+  private readonly cache = new ParseCache();
+  /** Cross-object checks of the last load, reused for the namespaces a change did not touch. */
+  private readonly checks = new RepositoryChecks();
   /** isomorphic-git's object cache (pack indexes), kept across loads. */
   readonly gitCache = {};
+  /** Parsed pack indexes by file name, kept across loads. */
+  private readonly packIndexes = new Map<string, Pack>();
 
   constructor(
     readonly gitdir: string,
@@ -55,7 +59,7 @@ export class DesiredLoader {
   async load(commit: string, base?: DesiredCommit): Promise<DesiredCommit> {
     const started = performance.now();
     const objectFs = objectReadingFs(this.gitdir);
-    const packs = new PackReader(this.gitdir);
+    const packs = new PackReader(this.gitdir, this.packIndexes);
     const tree = await commitTree(this.gitdir, commit, this.gitCache, objectFs);
     let files: FileIndex;
     if (base) {
@@ -66,13 +70,13 @@ export class DesiredLoader {
     } else {
       files = await listManifestFiles(this.gitdir, tree, this.gitCache, objectFs);
     }
-    const missing = [...files].filter(([file, oid]) => !this.cache.has(cacheKey(file, oid)));
+    const missing = [...files].filter(([file, oid]) => !this.cache.get(file, oid));
     const texts = await Promise.all(missing.map(([, oid]) => readBlobText(this.gitdir, oid, this.gitCache, objectFs, packs)));
     const read = performance.now();
-    missing.forEach(([file, oid], i) => this.cache.set(cacheKey(file, oid), this.parse({ path: file, text: texts[i] })));
+    missing.forEach(([file, oid], i) => this.cache.set(file, oid, this.parse({ path: file, text: texts[i] })));
     const parsed = performance.now();
     const sources: SourceFile[] = [...files.keys()].map((file) => ({ path: file, text: '' }));
-    const { store, cluster, diagnostics } = loadManifests(sources, (file) => this.cache.get(cacheKey(file.path, files.get(file.path)!))!);
+    const { store, cluster, diagnostics } = loadManifests(sources, (file) => this.cache.get(file.path, files.get(file.path)!)!, this.checks);
     const changes = base ? this.fileChanges(base, files, store) : objectChanges(undefined, store);
     this.evict(files, base?.files);
     return {
@@ -101,10 +105,10 @@ export class DesiredLoader {
       const was = base.files.get(file);
       const now = files.get(file);
       if (was === now) continue;
-      const old = was === undefined ? undefined : this.cache.get(cacheKey(file, was));
+      const old = was === undefined ? undefined : this.cache.get(file, was);
       if (was !== undefined && !old) return objectChanges(base.store, store);
       if (old) before.push(...old.objects);
-      if (now !== undefined) after.push(...this.cache.get(cacheKey(file, now))!.objects);
+      if (now !== undefined) after.push(...this.cache.get(file, now)!.objects);
     }
     const key = (o: ManifestObject) => keyOf(o.kind, o.metadata.namespace, o.metadata.name);
     const lookup = (o: ManifestObject, s: ObjectStore) => (s as unknown as { get(kind: string, ns: string | undefined, name: string): ManifestObject | undefined }).get(o.kind, o.metadata.namespace, o.metadata.name);
@@ -128,14 +132,40 @@ export class DesiredLoader {
   /** Keeps the parse cache to the files of the last two loads (the current one and its base). */
   private evict(current: FileIndex, previous: FileIndex | undefined): void {
     if (this.cache.size <= 2 * current.size + 1000) return;
-    const keep = new Set<string>();
-    for (const index of [current, previous]) for (const [file, oid] of index ?? []) keep.add(cacheKey(file, oid));
-    for (const key of [...this.cache.keys()]) if (!keep.has(key)) this.cache.delete(key);
+    this.cache.retain([current, previous ?? new Map()]);
   }
 }
 
-function cacheKey(file: string, oid: string): string {
-  return `${oid}\0${file}`;
+/**
+ * Parses by path and blob oid. Nested maps rather than one map keyed by a
+ * joined string: a lookup then hashes strings the file index already holds.
+ */
+class ParseCache {
+  private readonly byFile = new Map<string, Map<string, ParseResult>>();
+  size = 0;
+
+  get(file: string, oid: string): ParseResult | undefined {
+    return this.byFile.get(file)?.get(oid);
+  }
+
+  set(file: string, oid: string, result: ParseResult): void {
+    let versions = this.byFile.get(file);
+    if (!versions) this.byFile.set(file, (versions = new Map()));
+    if (!versions.has(oid)) this.size++;
+    versions.set(oid, result);
+  }
+
+  /** Drops every parse that is not of a file version in one of `indexes`. */
+  retain(indexes: FileIndex[]): void {
+    for (const [file, versions] of this.byFile) {
+      for (const oid of [...versions.keys()]) {
+        if (indexes.some((index) => index.get(file) === oid)) continue;
+        versions.delete(oid);
+        this.size--;
+      }
+      if (versions.size === 0) this.byFile.delete(file);
+    }
+  }
 }
 
 /** Objects added, modified (by content) and deleted between two stores. */

@@ -13,7 +13,7 @@ import { inflateSync } from 'node:zlib';
 const TYPES = ['', 'commit', 'tree', 'blob', 'tag'] as const;
 export type PackedType = 'commit' | 'tree' | 'blob' | 'tag';
 
-interface Pack {
+export interface Pack {
   /** oid (hex) -> offset in `data`. */
   offsets: Map<string, number>;
   data: Buffer;
@@ -24,7 +24,15 @@ export class PackReader {
   /** Resolved objects by pack and offset (delta bases are shared by many objects). */
   private readonly resolved = new Map<string, { type: PackedType; data: Buffer }>();
 
-  constructor(readonly gitdir: string) {}
+  /**
+   * `indexed` may be shared between readers of the same repository: a pack
+   * file is named after its content and never changes, so its index is parsed
+   * once (a reader still lists the pack directory, to see packs come and go).
+   */
+  constructor(
+    readonly gitdir: string,
+    private readonly indexed = new Map<string, Pack>(),
+  ) {}
 
   read(oid: string): { type: PackedType; data: Buffer } | undefined {
     for (const pack of this.load()) {
@@ -45,6 +53,11 @@ export class PackReader {
     }
     this.packs = [];
     for (const name of names) {
+      const known = this.indexed.get(name);
+      if (known) {
+        this.packs.push(known);
+        continue;
+      }
       const idx = readFileSync(path.join(dir, name));
       if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) continue;
       const count = idx.readUInt32BE(8 + 255 * 4);
@@ -57,8 +70,11 @@ export class PackReader {
         if (offset & 0x80000000) offset = Number(idx.readBigUInt64BE(largeAt + (offset & 0x7fffffff) * 8));
         offsets.set(idx.toString('hex', namesAt + i * 20, namesAt + i * 20 + 20), offset);
       }
-      this.packs.push({ offsets, data: readFileSync(path.join(dir, name.replace(/\.idx$/, '.pack'))) });
+      const pack = { offsets, data: readFileSync(path.join(dir, name.replace(/\.idx$/, '.pack'))) };
+      this.indexed.set(name, pack);
+      this.packs.push(pack);
     }
+    for (const name of [...this.indexed.keys()]) if (!names.includes(name)) this.indexed.delete(name);
     return this.packs;
   }
 

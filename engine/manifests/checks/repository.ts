@@ -18,7 +18,47 @@ import { checkPolicy } from './policy.ts';
 import { formatPath } from '../schema.ts';
 
 export function checkRepository(objects: ManifestObject[], cluster?: Cluster): Diagnostic[] {
-  const diagnostics: Diagnostic[] = [];
+  return new RepositoryChecks().check(objects, cluster);
+}
+
+/**
+ * checkRepository with memory: most checks only relate objects of the same
+ * namespace, so their diagnostics are kept per namespace and reused while
+ * that namespace holds the very same objects (the loader's cached parses) and
+ * the cluster policy is unchanged. Only the checks across namespaces (clusters,
+ * nodes, service addresses and node ports) run over everything each time.
+ * Sorted by position, the diagnostics are those of a fresh run.
+ */
+export class RepositoryChecks {
+  private namespaces = new Map<string, { objects: ManifestObject[]; policy: string; diagnostics: Diagnostic[] }>();
+
+  check(objects: ManifestObject[], cluster?: Cluster): Diagnostic[] {
+    const clusters = objects.filter((o) => o.kind === 'Cluster');
+    const effectiveCluster = cluster ?? (clusters[0] as Cluster | undefined);
+    const policy = effectiveCluster ? JSON.stringify(effectiveCluster.spec?.policy ?? {}) : '';
+    const byNamespace = new Map<string, ManifestObject[]>();
+    for (const object of objects) {
+      const namespace = object.metadata.namespace ?? '';
+      let list = byNamespace.get(namespace);
+      if (!list) byNamespace.set(namespace, (list = []));
+      list.push(object);
+    }
+    const diagnostics: Diagnostic[] = [];
+    const namespaces = new Map<string, { objects: ManifestObject[]; policy: string; diagnostics: Diagnostic[] }>();
+    for (const [namespace, list] of byNamespace) {
+      const previous = this.namespaces.get(namespace);
+      const same = previous && previous.policy === policy && previous.objects.length === list.length && previous.objects.every((object, i) => object === list[i]);
+      const result = same ? previous : { objects: list, policy, diagnostics: checkNamespace(list, effectiveCluster) };
+      namespaces.set(namespace, result);
+      diagnostics.push(...result.diagnostics);
+    }
+    this.namespaces = namespaces;
+    diagnostics.push(...checkAcrossNamespaces(objects, clusters, effectiveCluster));
+    return diagnostics;
+  }
+}
+
+function reporter(diagnostics: Diagnostic[]) {
   const report = (object: ManifestObject, finding: Finding) => {
     const at = positionOf(object, finding.path, finding.which) ?? { file: '(generated)', line: 1, column: 1 };
     diagnostics.push({ ...at, severity: finding.severity, field: formatPath(finding.path), message: finding.message });
@@ -27,27 +67,36 @@ export function checkRepository(objects: ManifestObject[], cluster?: Cluster): D
     report(object, { path, which, severity: 'error', message: `${formatPath(path)}: ${message}` });
   const warning = (object: ManifestObject, path: FieldPath, message: string, which: 'key' | 'value' = 'value') =>
     report(object, { path, which, severity: 'warning', message: `${formatPath(path)}: ${message}` });
+  return { report, error, warning };
+}
 
-  const clusters = objects.filter((o) => o.kind === 'Cluster');
-  const effectiveCluster = cluster ?? (clusters[0] as Cluster | undefined);
+/** The checks that only relate objects of one namespace (or of none, for cluster-scoped objects), and the policy. */
+function checkNamespace(objects: ManifestObject[], cluster: Cluster | undefined): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const { report, error, warning } = reporter(diagnostics);
   checkDuplicates(objects, error);
-  for (const extra of clusters.slice(1)) error(extra, ['kind'], `a repository has one Cluster; the first is at ${where(clusters[0])}`);
+  checkServiceSelectors(objects, warning);
+  checkReferences(objects, error);
+  checkOverlappingSelectors(objects, warning);
+  if (cluster) {
+    for (const object of objects) {
+      const site = podSpecOf(object);
+      if (site) for (const finding of checkPolicy(site.spec, site.path, cluster)) report(object, finding);
+    }
+  }
+  return diagnostics;
+}
 
-  const spec = effectiveCluster?.spec ?? {};
+function checkAcrossNamespaces(objects: ManifestObject[], clusters: ManifestObject[], cluster: Cluster | undefined): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  const { error } = reporter(diagnostics);
+  for (const extra of clusters.slice(1)) error(extra, ['kind'], `a repository has one Cluster; the first is at ${where(clusters[0])}`);
+  const spec = cluster?.spec ?? {};
   const podCIDR = spec.podCIDR ? parseCidr(spec.podCIDR) : undefined;
   const serviceCIDR = spec.serviceCIDR ? parseCidr(spec.serviceCIDR) : undefined;
   const [portLow, portHigh] = (spec.nodePortRange ?? '30000-32767').split('-').map(Number);
-
   checkNodes(objects.filter((o) => o.kind === 'Node') as unknown as Array<Node & ManifestObject>, podCIDR, spec.podCIDR, error);
-  checkServices(objects, serviceCIDR, spec.serviceCIDR, [portLow, portHigh], spec.nodePortRange ?? '30000-32767', error, warning);
-  checkReferences(objects, error);
-  checkOverlappingSelectors(objects, warning);
-  if (effectiveCluster) {
-    for (const object of objects) {
-      const site = podSpecOf(object);
-      if (site) for (const finding of checkPolicy(site.spec, site.path, effectiveCluster)) report(object, finding);
-    }
-  }
+  checkServiceAddresses(objects, serviceCIDR, spec.serviceCIDR, [portLow, portHigh], spec.nodePortRange ?? '30000-32767', error);
   return diagnostics;
 }
 
@@ -93,17 +142,38 @@ function checkNodes(nodes: Array<Node & ManifestObject>, podCIDR: Cidr | undefin
   }
 }
 
-function checkServices(
+function checkServiceAddresses(
   objects: ManifestObject[],
   serviceCIDR: Cidr | undefined,
   serviceCIDRText: string | undefined,
   [low, high]: number[],
   rangeText: string,
   error: Report,
-  warning: Report,
 ): void {
   const nodePorts = new Map<string, ManifestObject>();
   const clusterIPs = new Map<string, ManifestObject>();
+  for (const object of objects) {
+    if (object.kind !== 'Service') continue;
+    const service = object as unknown as Service;
+    const { clusterIP } = service.spec;
+    if (clusterIP && clusterIP !== 'None' && isIPv4(clusterIP)) {
+      if (serviceCIDR && !cidrContains(serviceCIDR, ipToNumber(clusterIP))) error(object, ['spec', 'clusterIP'], `${clusterIP} is outside the cluster's serviceCIDR ${serviceCIDRText}`);
+      const other = clusterIPs.get(clusterIP);
+      if (other) error(object, ['spec', 'clusterIP'], `${clusterIP} is also the clusterIP of ${describeObject(other)} (${where(other)})`);
+      else clusterIPs.set(clusterIP, object);
+    }
+    service.spec.ports.forEach((port, i) => {
+      if (port.nodePort === undefined) return;
+      if (port.nodePort < low || port.nodePort > high) error(object, ['spec', 'ports', i, 'nodePort'], `${port.nodePort} is outside the cluster's nodePortRange ${rangeText}`);
+      const key = `${port.nodePort}/${port.protocol ?? 'TCP'}`;
+      const other = nodePorts.get(key);
+      if (other) error(object, ['spec', 'ports', i, 'nodePort'], `${key} is also used by ${describeObject(other)} (${where(other)})`);
+      else nodePorts.set(key, object);
+    });
+  }
+}
+
+function checkServiceSelectors(objects: ManifestObject[], warning: Report): void {
   // Pod specs by namespace and by each label they carry, so a selector only looks at pods with its first label.
   const podSitesByLabel = new Map<string, Array<{ object: ManifestObject; site: PodSpecSite }>>();
   for (const object of objects) {
@@ -119,13 +189,6 @@ function checkServices(
   for (const object of objects) {
     if (object.kind !== 'Service') continue;
     const service = object as unknown as Service;
-    const { clusterIP } = service.spec;
-    if (clusterIP && clusterIP !== 'None' && isIPv4(clusterIP)) {
-      if (serviceCIDR && !cidrContains(serviceCIDR, ipToNumber(clusterIP))) error(object, ['spec', 'clusterIP'], `${clusterIP} is outside the cluster's serviceCIDR ${serviceCIDRText}`);
-      const other = clusterIPs.get(clusterIP);
-      if (other) error(object, ['spec', 'clusterIP'], `${clusterIP} is also the clusterIP of ${describeObject(other)} (${where(other)})`);
-      else clusterIPs.set(clusterIP, object);
-    }
     const selector = service.spec.selector ? selectorEntries(service.spec.selector) : [];
     const selected = selector.length > 0
       ? (podSitesByLabel.get(`${object.metadata.namespace}\u0000${selector[0][0]}\u0000${selector[0][1]}`) ?? []).filter(({ site }) => labelsMatch(selector, site.labels))
@@ -133,20 +196,13 @@ function checkServices(
     if (selected && selected.length === 0) {
       warning(object, ['spec', 'selector'], `selects no Pod or pod template in namespace ${object.metadata.namespace}: the Service will have no endpoints`);
     }
+    if (!selected || selected.length === 0) continue;
     service.spec.ports.forEach((port, i) => {
-      if (port.nodePort !== undefined) {
-        if (port.nodePort < low || port.nodePort > high) error(object, ['spec', 'ports', i, 'nodePort'], `${port.nodePort} is outside the cluster's nodePortRange ${rangeText}`);
-        const key = `${port.nodePort}/${port.protocol ?? 'TCP'}`;
-        const other = nodePorts.get(key);
-        if (other) error(object, ['spec', 'ports', i, 'nodePort'], `${key} is also used by ${describeObject(other)} (${where(other)})`);
-        else nodePorts.set(key, object);
-      }
-      if (typeof port.targetPort === 'string' && selected && selected.length > 0) {
-        const declares = (spec: PodSpec) => spec.containers.some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP')));
-        const missing = selected.filter(({ site }) => !declares(site.spec)).map(({ object: o }) => describeObject(o));
-        if (missing.length > 0) {
-          warning(object, ['spec', 'ports', i, 'targetPort'], `no container of ${missing.join(', ')} declares a port named "${port.targetPort}": those pods get no endpoint for it`);
-        }
+      if (typeof port.targetPort !== 'string') return;
+      const declares = (spec: PodSpec) => spec.containers.some((c) => (c.ports ?? []).some((p) => p.name === port.targetPort && (p.protocol ?? 'TCP') === (port.protocol ?? 'TCP')));
+      const missing = selected.filter(({ site }) => !declares(site.spec)).map(({ object: o }) => describeObject(o));
+      if (missing.length > 0) {
+        warning(object, ['spec', 'ports', i, 'targetPort'], `no container of ${missing.join(', ')} declares a port named "${port.targetPort}": those pods get no endpoint for it`);
       }
     });
   }
@@ -167,13 +223,25 @@ function checkOverlappingSelectors(objects: ManifestObject[], warning: Report): 
     list.push(object);
   }
   for (const list of byNamespace.values()) {
+    // Pods and templates by each label they carry: a selector with matchLabels only looks at those with its first label.
+    const byLabel = new Map<string, ManifestObject[]>();
+    for (const object of list) {
+      for (const [key, value] of Object.entries(podSpecOf(object)!.labels)) {
+        const index = `${key}\u0000${value}`;
+        let carriers = byLabel.get(index);
+        if (!carriers) byLabel.set(index, (carriers = []));
+        carriers.push(object);
+      }
+    }
     for (const owner of list) {
       if (!WORKLOADS.has(owner.kind)) continue;
       const spec = (owner as unknown as { spec: { selector?: LabelSelector | Record<string, string> } }).spec;
       const selector: LabelSelector = owner.kind === 'ReplicationController' ? { matchLabels: (spec.selector ?? {}) as Record<string, string> } : ((spec.selector ?? {}) as LabelSelector);
-      if (Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0) continue;
+      const [first] = Object.entries(selector.matchLabels ?? {});
+      if (!first && (selector.matchExpressions ?? []).length === 0) continue;
+      const candidates = first ? (byLabel.get(`${first[0]}\u0000${first[1]}`) ?? []) : list;
       const duplicate = (other: ManifestObject) => other.kind === owner.kind && other.metadata.name === owner.metadata.name; // reported as defined twice
-      const overlaps = list.filter((other) => other !== owner && !duplicate(other) && selectorMatches(selector, podSpecOf(other)!.labels)).map(describeObject);
+      const overlaps = candidates.filter((other) => other !== owner && !duplicate(other) && selectorMatches(selector, podSpecOf(other)!.labels)).map(describeObject);
       if (overlaps.length > 0) {
         warning(owner, ['spec', 'selector'], `also selects the pods of ${overlaps.join(', ')}: a controller takes over every pod its selector matches (make the selectors disjoint)`);
       }
