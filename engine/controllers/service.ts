@@ -28,13 +28,30 @@ export function resolveTargetPort(pod: PodObject, targetPort: number | string, p
   return undefined;
 }
 
+/**
+ * A pod's index keys ("namespace/key=value"), kept per labels object: a pod's
+ * labels are the same object from pass to pass, so the keys are not built
+ * again (and, already hashed, are cheaper to look up).
+ */
+const labelKeys = new WeakMap<Record<string, string>, { namespace: string; keys: string[] }>();
+
+function labelKeysOf(pod: PodObject): string[] {
+  const labels = pod.metadata.labels;
+  if (!labels) return [];
+  const namespace = pod.metadata.namespace;
+  const seen = labelKeys.get(labels);
+  if (seen && seen.namespace === namespace) return seen.keys;
+  const keys: string[] = [];
+  for (const k in labels) keys.push(`${namespace}/${k}=${labels[k]}`);
+  labelKeys.set(labels, { namespace, keys });
+  return keys;
+}
+
 /** Pods of one namespace by "key=value" label, so a selector looks at its candidates only. */
 export function indexPodsByLabel(pods: Iterable<PodObject>): Map<string, PodObject[]> {
   const index = new Map<string, PodObject[]>();
   for (const pod of pods) {
-    const labels = pod.metadata.labels ?? {};
-    for (const k in labels) {
-      const key = `${pod.metadata.namespace}/${k}=${labels[k]}`;
+    for (const key of labelKeysOf(pod)) {
       const list = index.get(key);
       if (list) list.push(pod);
       else index.set(key, [pod]);
@@ -96,34 +113,33 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
   const [portLow, portHigh] = pass.settings.nodePortRange;
   const usedIPs = new Set<string>();
   const usedPorts = new Set<number>();
-  const keyOf = (s: Service) => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
-  const desiredKeys = new Set(services.map(keyOf));
+  const desired = services.map((s) => {
+    const namespace = s.metadata.namespace ?? 'default';
+    const key = `${namespace}/${s.metadata.name}`;
+    return { s, namespace, key, previous: pass.observed.services.get(key) };
+  });
+  const desiredKeys = new Set(desired.map((d) => d.key));
 
   // Explicit addresses and earlier allocations are claimed first, so a new Service never takes them.
-  for (const s of services) {
+  for (const { s } of desired) {
     const ip = s.spec.clusterIP;
     if (ip && ip !== 'None') usedIPs.add(ip);
     for (const p of s.spec.ports) if (p.nodePort) usedPorts.add(p.nodePort);
   }
   const kept = new Map<string, ServiceObject>();
-  for (const s of services) {
-    const previous = pass.observed.services.get(keyOf(s));
+  for (const { s, key, previous } of desired) {
     if (!previous || s.spec.clusterIP) continue;
     const ip = previous.spec.clusterIP;
     if (ip !== 'None' && cidrContains(cidr, ip) && !usedIPs.has(ip)) {
       usedIPs.add(ip);
-      kept.set(keyOf(s), previous);
+      kept.set(key, previous);
     }
   }
-  for (const s of services) {
-    const previous = pass.observed.services.get(keyOf(s));
+  for (const { previous } of desired) {
     for (const p of previous?.spec.ports ?? []) if (p.nodePort) usedPorts.add(p.nodePort);
   }
 
-  for (const s of services) {
-    const namespace = s.metadata.namespace ?? 'default';
-    const key = keyOf(s);
-    const previous = pass.observed.services.get(key);
+  for (const { s, namespace, key, previous } of desired) {
     const candidates = candidatesOf(s, namespace, podsByLabel);
     const seen = memo.get(s);
     const sameIP = s.spec.clusterIP ? s.spec.clusterIP === previous?.spec.clusterIP : kept.get(key) === previous;
