@@ -226,10 +226,11 @@ export class Snapshot implements SnapshotView {
     let counts = perKey.get(key);
     if (!counts) {
       counts = new Map();
-      for (const n of this.nodes) {
-        const c = n.ownerCounts.get(owner);
-        const v = n.labels[key];
-        if (c && v !== undefined) counts.set(v, (counts.get(v) ?? 0) + c);
+      const perNode = this.ownerNodeCounts(owner);
+      const { values, ofNode } = this.topologyValueIndex(key);
+      for (let i = 0; i < perNode.length; i++) {
+        const c = perNode[i];
+        if (c && ofNode[i] >= 0) counts.set(values[ofNode[i]], (counts.get(values[ofNode[i]]) ?? 0) + c);
       }
       perKey.set(key, counts);
     }

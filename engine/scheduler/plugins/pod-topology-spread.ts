@@ -145,10 +145,16 @@ export const podTopologySpreadScore = {
   normalize(_state, _pod, scores) {
     let min = Infinity;
     let max = -Infinity;
-    for (const s of scores) {
+    for (let i = 0; i < scores.length; i++) {
+      const s = scores[i];
       if (s < min) min = s;
       if (s > max) max = s;
     }
-    for (let i = 0; i < scores.length; i++) scores[i] = max === min ? MAX_NODE_SCORE : Math.round(((max - scores[i]) * MAX_NODE_SCORE) / (max - min));
+    if (max === min) {
+      scores.fill(MAX_NODE_SCORE);
+      return;
+    }
+    const range = max - min;
+    for (let i = 0; i < scores.length; i++) scores[i] = Math.round(((max - scores[i]) * MAX_NODE_SCORE) / range);
   },
 } satisfies ScorePlugin;
