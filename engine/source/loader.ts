@@ -62,11 +62,13 @@ export class DesiredLoader {
     const packs = new PackReader(this.gitdir, this.packIndexes);
     const tree = await commitTree(this.gitdir, commit, this.gitCache, objectFs);
     let files: FileIndex;
+    let touched: string[] = [];
     if (base) {
       const diff = await diffManifestTrees(this.gitdir, base.tree, tree, this.gitCache, objectFs);
       files = new Map(base.files);
       for (const file of diff.deleted) files.delete(file);
       for (const [file, oid] of diff.changed) files.set(file, oid);
+      touched = [...diff.deleted, ...diff.changed.keys()];
     } else {
       files = await listManifestFiles(this.gitdir, tree, this.gitCache, objectFs);
     }
@@ -77,7 +79,7 @@ export class DesiredLoader {
     const parsed = performance.now();
     const sources: SourceFile[] = [...files.keys()].map((file) => ({ path: file, text: '' }));
     const { store, cluster, diagnostics } = loadManifests(sources, (file) => this.cache.get(file.path, files.get(file.path)!)!, this.checks);
-    const changes = base ? this.fileChanges(base, files, store) : objectChanges(undefined, store);
+    const changes = base ? this.fileChanges(base, files, touched, store) : objectChanges(undefined, store);
     this.evict(files, base?.files);
     return {
       commit,
@@ -96,12 +98,13 @@ export class DesiredLoader {
   /**
    * Object changes from the files that changed: objects of unchanged files are
    * the same cached objects, so only changed and deleted files are compared.
-   * Falls back to comparing whole stores when the base's parses were evicted.
+   * `touched` are the files the tree diff found changed or deleted. Falls back
+   * to comparing whole stores when the base's parses were evicted.
    */
-  private fileChanges(base: DesiredCommit, files: FileIndex, store: ObjectStore): ObjectChanges {
+  private fileChanges(base: DesiredCommit, files: FileIndex, touched: string[], store: ObjectStore): ObjectChanges {
     const before: ManifestObject[] = [];
     const after: ManifestObject[] = [];
-    for (const file of new Set([...base.files.keys(), ...files.keys()])) {
+    for (const file of touched) {
       const was = base.files.get(file);
       const now = files.get(file);
       if (was === now) continue;
