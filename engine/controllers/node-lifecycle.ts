@@ -123,17 +123,19 @@ export function evictionTime(pod: PodObject, taintKey: string, since: number, de
 export function evictPods(pass: Pass, podsByNode: Map<string, PodObject[]>): void {
   const now = pass.now.getTime();
   for (const node of pass.nodes) {
+    const noExecute = node.taints.filter((t) => t.effect === 'NoExecute');
+    const ready = node.conditions.find((c) => c.type === 'Ready');
+    const unhealthySince = ready && ready.status !== 'True' && ready.lastTransitionTime ? ready.lastTransitionTime : undefined;
+    if (noExecute.length === 0 && unhealthySince === undefined) continue;
     const pods = (podsByNode.get(node.name) ?? []).filter((p) => !isTerminating(p));
     if (pods.length === 0) continue;
-    const noExecute = node.taints.filter((t) => t.effect === 'NoExecute');
     for (const pod of pods) {
       const tolerations = (pod.spec.tolerations ?? []) as Toleration[];
       const taint = noExecute.find((t) => !tolerations.some((tol) => tolerates(tol, t)));
       if (taint) deletePod(pass, pod, `node ${node.name} has taint {${taint.key}: ${taint.value ?? ''}} with effect NoExecute that the pod does not tolerate`, ownerKeyOf(pod));
     }
-    const ready = node.conditions.find((c) => c.type === 'Ready');
-    if (!ready || ready.status === 'True' || !ready.lastTransitionTime) continue;
-    const since = Date.parse(ready.lastTransitionTime);
+    if (!ready || unhealthySince === undefined) continue;
+    const since = Date.parse(unhealthySince);
     const taintKey = ready.status === 'Unknown' ? UNREACHABLE_TAINT : NOT_READY_TAINT;
     for (const pod of pods) {
       const at = evictionTime(pod, taintKey, since, pass.settings.evictionTimeoutMs);
