@@ -36,25 +36,21 @@ function infoOf(pod: PodObject): PodInfo {
 }
 
 /**
- * The scheduler's view of a bound pod, kept per pod spec (a pod's status
- * changes from pass to pass; its spec, once bound, is the same object): an
- * unchanged pod's requests and ports are not worked out again for every
- * snapshot. The other inputs are checked, so a hit is what podInfo() gives.
- * A pod bound in this pass keeps its pending view with the new spec (binding
+ * The scheduler's view of a bound pod, kept per pod spec and checked against
+ * the pod's metadata (a pod's status changes from pass to pass; its spec,
+ * once bound, and its metadata stay the same objects): an unchanged pod's
+ * requests and ports are not worked out again for every snapshot. A pod
+ * bound in this pass keeps its pending view with the new spec (binding
  * changes nothing podInfo() derives from the spec).
  */
-const boundInfos = new WeakMap<PodObject['spec'], { pod: PodObject; info: PodInfo }>();
+const boundInfos = new WeakMap<PodObject['spec'], { metadata: PodObject['metadata']; info: PodInfo }>();
 
 function boundInfoOf(pod: PodObject): PodInfo {
   const seen = boundInfos.get(pod.spec);
-  if (seen && sameInputs(seen.pod, pod)) return seen.info;
+  if (seen && seen.metadata === pod.metadata) return seen.info;
   const info = infoOf(pod);
-  boundInfos.set(pod.spec, { pod, info });
+  boundInfos.set(pod.spec, { metadata: pod.metadata, info });
   return info;
-}
-
-function sameInputs(a: PodObject, b: PodObject): boolean {
-  return a.metadata.name === b.metadata.name && a.metadata.namespace === b.metadata.namespace && a.metadata.labels === b.metadata.labels && ownerOf(a) === ownerOf(b);
 }
 
 export function schedulePending(pass: Pass): void {
@@ -91,7 +87,7 @@ export function schedulePending(pass: Pass): void {
         status: { ...pod.status, conditions: [...pod.status.conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: pass.nowIso }] },
       };
       pass.next.pods.set(pod.metadata.uid, bound);
-      boundInfos.set(bound.spec, { pod: bound, info: { ...info, spec: bound.spec } });
+      boundInfos.set(bound.spec, { metadata: bound.metadata, info: { ...info, spec: bound.spec } });
       const action = created.get(pod.metadata.uid);
       const withTotal = { ...scores, total: result.binding.total };
       if (action) {
