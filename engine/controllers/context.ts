@@ -99,7 +99,11 @@ export function namesInUse(pass: Pass): Set<string> {
   if (!pass.namesInUse) {
     pass.namesInUse = new Set();
     for (const pod of pass.next.pods.values()) pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
-    for (const pod of pass.observed.pods.values()) pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
+    // Most observed pods are still in the next state under the same name: only the others add a name.
+    for (const [uid, pod] of pass.observed.pods) {
+      const next = pass.next.pods.get(uid);
+      if (next?.metadata.name !== pod.metadata.name || next.metadata.namespace !== pod.metadata.namespace) pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
+    }
   }
   return pass.namesInUse;
 }
