@@ -52,7 +52,7 @@ export interface NodeRuntime {
   /** When the last state was sent (flow control: one unconverged state per node at a time). */
   sentAt?: number;
   /** The last state sent and its generation. */
-  sent?: { generation: number; key: string; pods: Set<string> };
+  sent?: { generation: number; key: string; pods: Set<string>; endpointIPs: Set<string> };
 }
 
 /**

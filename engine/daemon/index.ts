@@ -153,7 +153,7 @@ export class Engine {
         if (event.accepted) {
           this.generations.set(event.node, Math.max(this.generations.get(event.node) ?? 0, event.accepted.generation));
           const { generation, ...state } = event.accepted;
-          runtime.sent = { generation, key: stateKey(state), pods: new Set(state.pods.map((p) => p.uid)) };
+          runtime.sent = sentRecord(generation, stateKey(state), state);
         }
         log.info('agent.connected', { acceptedGeneration: event.accepted?.generation ?? 0, pods: event.accepted?.pods.length ?? 0 });
         this.updateConnectionMetrics();
@@ -285,9 +285,15 @@ export class Engine {
     for (const [uid, entry] of this.draining) {
       const gone = !this.observed.pods.has(uid);
       const expired = Date.now() - entry.since > DRAIN_MAX_MS;
+      const ip = this.observed.pods.get(uid)?.status.podIP;
       const drained = entry.waitFor !== undefined && [...entry.waitFor].every(([node, generation]) => {
         const runtime = this.runtimes.get(node);
-        return !runtime || runtime.connection.state !== 'connected' || (runtime.view?.generation ?? 0) >= generation;
+        if (!runtime || runtime.connection.state !== 'connected') return true;
+        const converged = runtime.view?.generation ?? 0;
+        // The generation noted after the PUTs may be an older state a busy node is still working on (flow
+        // control held its next PUT back): the state it converged to must also be one without the pod's endpoints.
+        const sent = runtime.sent;
+        return converged >= generation && (ip === undefined || (sent !== undefined && !sent.endpointIPs.has(ip) && converged >= sent.generation));
       });
       if (gone || expired || drained) {
         this.options.log.debug('pod.drained', { pod: `${entry.pod.namespace}/${entry.pod.name}`, node: entry.node, ms: Date.now() - entry.since, how: gone ? 'gone' : drained ? 'every node converged' : 'timed out' });
@@ -346,7 +352,7 @@ export class Engine {
     const log = this.options.log.with({ node });
     try {
       const accepted = await this.options.fleet.putDesired(node, state);
-      runtime.sent = { generation: accepted, key, pods: new Set(state.pods.map((p) => p.uid)) };
+      runtime.sent = sentRecord(accepted, key, state);
       runtime.sentAt = Date.now();
       for (const pod of state.pods) this.lastSentPods.set(pod.uid, pod);
       this.options.metrics.desiredPuts.inc({ node, result: 'accepted' });
@@ -367,6 +373,12 @@ export class Engine {
       }
     }
   }
+}
+
+/** What the engine remembers of the state a node accepted: enough for flow control and draining. */
+function sentRecord(generation: number, key: string, state: Pick<NodeDesiredState, 'pods' | 'services'>): NonNullable<NodeRuntime['sent']> {
+  const endpointIPs = new Set(state.services.flatMap((service) => service.ports.flatMap((port) => port.endpoints.map((endpoint) => endpoint.ip))));
+  return { generation, key, pods: new Set(state.pods.map((p) => p.uid)), endpointIPs };
 }
 
 function describeAction(action: unknown): string {
