@@ -211,8 +211,11 @@ describe('cox-agent in a lab host (integration)', function () {
   });
 
   it('programs a Service VIP through the proxier and reports the proxy table in observed state', async () => {
-    const pod = (await observedPod(h1!.client, 'web'))!;
-    const state = desiredFor(handle.lab, 'h1', 10, [web]);
+    // A backend of its own, so what earlier tests did to h1's pods does not decide this one.
+    const backend = busyboxPod('vip-backend', 'uid-vip-backend-01', { command: ['httpd', '-f', '-p', '8080', '-h', '/etc'], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/hostname', port: 'http' }, periodSeconds: 1 } });
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 10, [web, backend]));
+    const pod = await waitForPod(h1!.client, 'vip-backend', 'to be Ready', isReady);
+    const state = desiredFor(handle.lab, 'h1', 11, [web, backend]);
     state.services = [{ namespace: 'default', name: 'web', type: 'ClusterIP', clusterIP: '100.127.0.10', ports: [{ name: 'http', protocol: 'TCP', port: 80, endpoints: [{ ip: pod.status.podIP!, port: 8080, nodeName: 'h1' }] }] }];
     await h1!.client.putDesired(state);
     const table = await waitFor('the proxy table with the web service', async () => {
@@ -224,7 +227,7 @@ describe('cox-agent in a lab host (integration)', function () {
       const r = await labExec(handle.lab, 'h1', ['timeout', '3', 'busybox', 'wget', '-qO-', 'http://100.127.0.10/hostname']);
       return r.stdout.trim() || undefined;
     }, 20_000, 500);
-    assert.equal(got, 'web');
+    assert.equal(got, 'vip-backend');
   });
 
   it('serves Prometheus metrics with container usage and node conditions', async () => {
