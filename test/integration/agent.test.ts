@@ -127,8 +127,14 @@ describe('cox-agent in a lab host (integration)', function () {
     assert.match(target.status.podIP ?? '', /^100\.64\.2\.\d+$/);
     const source = (await observedPod(h1!.client, 'web'))!;
     const id = source.status.containerStatuses[0].containerID!.slice('podman://'.length);
-    const viaPod = await labExec(handle.lab, 'h1', ['podman', 'exec', id, 'sh', '-c', `nc -w 3 ${target.status.podIP} 9000 </dev/null`], { timeoutMs: 20_000 });
-    assert.equal(viaPod.stdout.trim(), source.status.podIP, `pod-to-pod answer: ${viaPod.stdout} ${viaPod.stderr}`);
+    // h2's agent has just started: its routes back to h1's pods may still be going in when the pod is Ready.
+    let last = '';
+    const answer = await waitFor(`an answer from ${target.status.podIP}:9000 to a pod on h1`, async () => {
+      const r = await labExec(handle.lab, 'h1', ['podman', 'exec', id, 'sh', '-c', `nc -w 3 ${target.status.podIP} 9000 </dev/null`], { timeoutMs: 10_000 });
+      last = `${r.stdout} ${r.stderr}`;
+      return r.stdout.trim() || undefined;
+    }, 20_000, 300).catch((err: Error) => { throw new Error(`${err.message}; last attempt: ${last}`); });
+    assert.equal(answer, source.status.podIP, `pod-to-pod answer: ${last}`);
     // Traffic from a pod to an address outside the cluster CIDR leaves with the node's address.
     const listener = labSpawn(handle.lab, 'h2', ['node', '-e', "require('net').createServer((s) => s.end(s.remoteAddress.replace('::ffff:', '') + '\\n')).listen(9100, '198.18.2.12')"]);
     try {
