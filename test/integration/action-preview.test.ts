@@ -12,11 +12,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { git } from '../../engine/cli/gitcli.ts';
-import { useLab } from './lab-fixture.ts';
+import { labIndex, useLab } from './lab-fixture.ts';
 import { ClusterRepo, getThroughVip, managedContainers, startEngine, waitFor, webApp, type EngineProcess } from './e2e-harness.ts';
 import { fakeGitHub, pullRequestEvent, runAction } from '../../action/src/testing.ts';
 
-const INDEX = 7;
+const INDEX = labIndex(7);
 const PR = 21;
 const NS = `pr-${PR}`;
 

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { text } from 'node:stream/consumers';
 import { labExec, labSpawn } from '../../engine/lab/index.ts';
 import { StaleGeneration } from '../../common/errors.ts';
-import { useLab } from './lab-fixture.ts';
+import { labIndex, useLab } from './lab-fixture.ts';
 import type { DesiredPod } from '../../common/agent-api.ts';
 import { busyboxPod, desiredFor, isReady, observedPod, startAgent, waitFor, waitForPod, type RunningAgent } from './agent-harness.ts';
 
-const INDEX = 2;
+const INDEX = labIndex(2);
 const FAST = ['--backoff-initial-ms', '1000', '--backoff-max-ms', '4000', '--poll-ms', '300'];
 
 const web = busyboxPod('web', 'uid-web-00000001', {
@@ -45,7 +45,7 @@ describe('cox-agent in a lab host (integration)', function () {
     const pod = await waitForPod(h1.client, 'web', 'to be Ready', isReady);
     assert.equal(pod.status.phase, 'Running');
     assert.match(pod.status.podIP ?? '', /^100\.64\.1\.\d+$/);
-    assert.equal(pod.status.hostIP, '198.18.2.11');
+    assert.equal(pod.status.hostIP, handle.lab.nodes[0].address);
     assert.match(pod.status.containerStatuses[0].containerID ?? '', /^podman:\/\/[0-9a-f]{64}$/);
     const got = await labExec(handle.lab, 'h1', ['timeout', '5', 'busybox', 'wget', '-qO-', `http://${pod.status.podIP}:8080/hostname`]);
     assert.equal(got.stdout.trim(), 'web', got.stderr);
@@ -139,18 +139,19 @@ describe('cox-agent in a lab host (integration)', function () {
     }, 20_000, 300).catch((err: Error) => { throw new Error(`${err.message}; last attempt: ${last}`); });
     assert.equal(answer, source.status.podIP, `pod-to-pod answer: ${last}`);
     // Traffic from a pod to an address outside the cluster CIDR leaves with the node's address.
-    const listener = labSpawn(handle.lab, 'h2', ['node', '-e', "require('net').createServer((s) => s.end(s.remoteAddress.replace('::ffff:', '') + '\\n')).listen(9100, '198.18.2.12')"]);
+    const [h1Address, h2Address] = handle.lab.nodes.map((n) => n.address);
+    const listener = labSpawn(handle.lab, 'h2', ['node', '-e', `require('net').createServer((s) => s.end(s.remoteAddress.replace('::ffff:', '') + '\\n')).listen(9100, '${h2Address}')`]);
     try {
       const out = await waitFor('the host listener on h2 to answer a pod on h1', async () => {
-        const r = await labExec(handle.lab, 'h1', ['podman', 'exec', id, 'sh', '-c', 'nc -w 2 198.18.2.12 9100 </dev/null'], { timeoutMs: 10_000 });
+        const r = await labExec(handle.lab, 'h1', ['podman', 'exec', id, 'sh', '-c', `nc -w 2 ${h2Address} 9100 </dev/null`], { timeoutMs: 10_000 });
         return r.stdout.trim() || undefined;
       }, 20_000, 300);
-      assert.equal(out, '198.18.2.11');
+      assert.equal(out, h1Address);
     } finally {
       listener.kill('SIGTERM');
     }
     const routes = await labExec(handle.lab, 'h1', ['ip', 'route', 'show', 'proto', '147']);
-    assert.match(routes.stdout, /100\.64\.2\.0\/24 via 198\.18\.2\.12/);
+    assert.ok(routes.stdout.includes(`100.64.2.0/24 via ${h2Address} `), routes.stdout);
   });
 
   it('runs init containers in order, then the app with configMap, secret (0400) and emptyDir volumes, env refs and cgroup limits', async () => {

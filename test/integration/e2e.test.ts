@@ -11,12 +11,12 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { labExec } from '../../engine/lab/index.ts';
 import { git } from '../../engine/cli/gitcli.ts';
-import { useLab } from './lab-fixture.ts';
+import { labIndex, useLab } from './lab-fixture.ts';
 import { ClusterRepo, PROJECT_ROOT, getThroughVip, isReady, livePods, managedContainers, startEngine, waitFor, type EngineProcess } from './e2e-harness.ts';
 import { webApp } from './e2e-harness.ts';
 
 // 5 is this suite's lab index; COX_E2E_LAB_INDEX moves it when another run holds 5.
-const INDEX = Number(process.env.COX_E2E_LAB_INDEX ?? 5);
+const INDEX = labIndex(Number(process.env.COX_E2E_LAB_INDEX ?? 5));
 const VIP = '100.127.0.50';
 
 describe(`end to end in the lab (index ${INDEX})`, function () {

@@ -23,7 +23,7 @@ import { AGENT_ORIGIN, createAgentDispatcher } from '../../engine/hosts/dispatch
 import { fingerprint, parsePinnedKey } from '../../engine/hosts/host-keys.ts';
 import { HostConnection, hostSpecFromNode, loadClientAuth, type ClientAuth, type HostState } from '../../engine/hosts/ssh.ts';
 
-import { useLab } from './lab-fixture.ts';
+import { labIndex, useLab } from './lab-fixture.ts';
 
 export function nodeManifest(lab: Lab, name: string, hostKeys?: string[]) {
   const node = lab.nodes.find((n) => n.name === name)!;
@@ -132,7 +132,7 @@ describe('hosts over SSH in the lab', function () {
     await Promise.all(connections.map((c) => c.close()));
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   });
-  const handle = useLab({ index: 4, nodes: 2, name: 'hosts-test', images: false, clusterRepo: false });
+  const handle = useLab({ index: labIndex(4), nodes: 2, name: 'hosts-test', images: false, clusterRepo: false });
 
 
   function connect(name: string, hostKeys?: string[]): HostConnection {

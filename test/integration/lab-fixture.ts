@@ -8,6 +8,9 @@
  * crashed earlier run with the same index left behind is removed before the
  * lab comes up, and the lab is torn down after the suite (also when bringing
  * it up failed half-way).
+ *
+ * Suites pick their index with labIndex(n): COX_LAB_INDEX_OFFSET (default 0)
+ * is added to it, so two people can run the same suite on one machine at once.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +40,11 @@ export interface LabHandle {
 
 export function labFixtureDir(index: number): string {
   return join(tmpdir(), `cox-lab-${index}`);
+}
+
+/** The lab index a suite asking for `index` really uses (see COX_LAB_INDEX_OFFSET). */
+export function labIndex(index: number): number {
+  return index + Number(process.env.COX_LAB_INDEX_OFFSET ?? 0);
 }
 
 export function useLab(options: LabFixtureOptions): LabHandle {

@@ -9,9 +9,9 @@ import { labDown, labExec, labPodmanSocket, labSshArgv, labUp, readLab, type Lab
 import { listLinks, listNetns, nftTableExists } from '../../engine/lab/network.ts';
 import { run, waitFor } from '../../engine/lab/process.ts';
 import { loadManifests, formatDiagnostic } from '../../engine/manifests/index.ts';
-import { labFixtureDir, useLab } from './lab-fixture.ts';
+import { labFixtureDir, labIndex, useLab } from './lab-fixture.ts';
 
-const INDEX = 1;
+const INDEX = labIndex(1);
 
 /** One Docker Engine API call over a unix socket, JSON in and out. */
 function docker(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: () => any }> {

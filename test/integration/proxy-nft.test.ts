@@ -9,10 +9,11 @@ import { labDown, labUp, type Lab } from '../../engine/lab/index.ts';
 import { NftablesProxier } from '../../agent/proxy/index.ts';
 import type { ProxyContext } from '../../agent/proxy/index.ts';
 import type { DesiredService } from '../../common/agent-api.ts';
+import { labIndex } from './lab-fixture.ts';
 import { LabExecutor, answers, httpGet, must, service, startClientPod, startUdpPod, startWebPod, udpAsk } from './proxy-lab.ts';
 
-const LAB_INDEX = 3;
-const LAB_DIR = resolve(import.meta.dirname, '../../.lab/proxy-nft');
+const LAB_INDEX = labIndex(3);
+const LAB_DIR = resolve(import.meta.dirname, `../../.lab/proxy-nft-${LAB_INDEX}`);
 const CLUSTER_CIDR = '100.64.0.0/16';
 const WEB = '100.127.0.10';
 const SELF = '100.127.0.11';
