@@ -87,10 +87,7 @@ export interface PodSpec {
   hostAliases?: never;
   shareProcessNamespace?: never;
   activeDeadlineSeconds?: never;
-  /**
-   * Use podAntiAffinity with a preferred term instead.
-   */
-  topologySpreadConstraints?: never;
+  topologySpreadConstraints?: TopologySpreadConstraint[];
   runtimeClassName?: never;
   overhead?: never;
   readinessGates?: never;
@@ -361,6 +358,19 @@ export interface PodSecurityContext {
   appArmorProfile?: {};
   sysctls?: never;
   windowsOptions?: never;
+}
+/**
+ * How matching pods may be spread over the values of a node label (kube-scheduler's PodTopologySpread).
+ */
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+  labelSelector?: LabelSelector;
+  matchLabelKeys?: string[];
+  minDomains?: number;
+  nodeAffinityPolicy?: 'Honor' | 'Ignore';
+  nodeTaintsPolicy?: 'Honor' | 'Ignore';
 }
 /**
  * Accepted for kubectl output (`status: {}`); a status in Git is ignored.

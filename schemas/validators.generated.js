@@ -4,7 +4,7 @@ import ucs2lengthModule from "ajv/dist/runtime/ucs2length.js";
 const ucs2length = ucs2lengthModule.default ?? ucs2lengthModule;
 export const Pod = validate10;
 const schema11 = {"$id":"pod.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Pod","description":"A single pod (v1).","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Pod"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"$ref":"definitions.json#/definitions/PodSpec"},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
-const schema53 = {"description":"Accepted for kubectl output (`status: {}`); a status in Git is ignored.","type":"object","additionalProperties":true};
+const schema54 = {"description":"Accepted for kubectl output (`status: {}`); a status in Git is ignored.","type":"object","additionalProperties":true};
 const schema13 = {"title":"ObjectMeta","type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"type":"string","minLength":1},"namespace":{"type":"string","minLength":1},"labels":{"$ref":"#/definitions/StringMap"},"annotations":{"$ref":"#/definitions/StringMap"},"creationTimestamp":{"description":"kubectl noise; ignored.","type":["string","null"]},"uid":{"type":"string","x-coxswain":"no-effect"},"resourceVersion":{"type":"string","x-coxswain":"no-effect"},"generation":{"type":"integer","x-coxswain":"no-effect"},"finalizers":{"type":"array","items":{"type":"string"},"x-coxswain":"no-effect"},"managedFields":{"type":"array","x-coxswain":"no-effect"},"selfLink":{"type":"string","x-coxswain":"no-effect"},"generateName":{"x-coxswain":"unsupported","description":"Names come from Git; generated names would change on every load."},"ownerReferences":{"x-coxswain":"unsupported","description":"The engine sets owners itself."},"deletionTimestamp":{"x-coxswain":"unsupported"},"deletionGracePeriodSeconds":{"x-coxswain":"unsupported"}}};
 const schema14 = {"type":"object","additionalProperties":{"type":"string"}};
 const func2 = Object.prototype.hasOwnProperty;
@@ -318,7 +318,7 @@ validate12.errors = vErrors;
 return errors === 0;
 }
 
-const schema16 = {"title":"PodSpec","type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/Container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/Container"}},"restartPolicy":{"enum":["Always","OnFailure","Never"],"default":"Always"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/StringMap"},"affinity":{"$ref":"#/definitions/Affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/Toleration"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/Volume"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":0,"default":30},"hostNetwork":{"type":"boolean","default":false},"hostname":{"type":"string"},"securityContext":{"$ref":"#/definitions/PodSecurityContext"},"dnsPolicy":{"type":"string","x-coxswain":"no-effect"},"dnsConfig":{"type":"object","x-coxswain":"no-effect"},"schedulerName":{"type":"string","x-coxswain":"no-effect"},"priorityClassName":{"type":"string","x-coxswain":"no-effect"},"priority":{"type":"integer","x-coxswain":"no-effect"},"preemptionPolicy":{"type":"string","x-coxswain":"no-effect"},"serviceAccountName":{"type":"string","x-coxswain":"no-effect"},"serviceAccount":{"type":"string","x-coxswain":"no-effect"},"automountServiceAccountToken":{"type":"boolean","x-coxswain":"no-effect"},"enableServiceLinks":{"type":"boolean","x-coxswain":"no-effect"},"imagePullSecrets":{"type":"array","x-coxswain":"no-effect"},"subdomain":{"type":"string","x-coxswain":"no-effect"},"setHostnameAsFQDN":{"type":"boolean","x-coxswain":"no-effect"},"hostPID":{"x-coxswain":"unsupported"},"hostIPC":{"x-coxswain":"unsupported"},"hostUsers":{"x-coxswain":"unsupported"},"hostAliases":{"x-coxswain":"unsupported"},"shareProcessNamespace":{"x-coxswain":"unsupported"},"activeDeadlineSeconds":{"x-coxswain":"unsupported"},"topologySpreadConstraints":{"x-coxswain":"unsupported","description":"Use podAntiAffinity with a preferred term instead."},"runtimeClassName":{"x-coxswain":"unsupported"},"overhead":{"x-coxswain":"unsupported"},"readinessGates":{"x-coxswain":"unsupported"},"ephemeralContainers":{"x-coxswain":"unsupported"},"os":{"x-coxswain":"unsupported"},"resourceClaims":{"x-coxswain":"unsupported"},"schedulingGates":{"x-coxswain":"unsupported"}}};
+const schema16 = {"title":"PodSpec","type":"object","additionalProperties":false,"required":["containers"],"properties":{"containers":{"type":"array","minItems":1,"items":{"$ref":"#/definitions/Container"}},"initContainers":{"type":"array","items":{"$ref":"#/definitions/Container"}},"restartPolicy":{"enum":["Always","OnFailure","Never"],"default":"Always"},"nodeName":{"type":"string"},"nodeSelector":{"$ref":"#/definitions/StringMap"},"affinity":{"$ref":"#/definitions/Affinity"},"tolerations":{"type":"array","items":{"$ref":"#/definitions/Toleration"}},"volumes":{"type":"array","items":{"$ref":"#/definitions/Volume"}},"terminationGracePeriodSeconds":{"type":"integer","minimum":0,"default":30},"hostNetwork":{"type":"boolean","default":false},"hostname":{"type":"string"},"securityContext":{"$ref":"#/definitions/PodSecurityContext"},"dnsPolicy":{"type":"string","x-coxswain":"no-effect"},"dnsConfig":{"type":"object","x-coxswain":"no-effect"},"schedulerName":{"type":"string","x-coxswain":"no-effect"},"priorityClassName":{"type":"string","x-coxswain":"no-effect"},"priority":{"type":"integer","x-coxswain":"no-effect"},"preemptionPolicy":{"type":"string","x-coxswain":"no-effect"},"serviceAccountName":{"type":"string","x-coxswain":"no-effect"},"serviceAccount":{"type":"string","x-coxswain":"no-effect"},"automountServiceAccountToken":{"type":"boolean","x-coxswain":"no-effect"},"enableServiceLinks":{"type":"boolean","x-coxswain":"no-effect"},"imagePullSecrets":{"type":"array","x-coxswain":"no-effect"},"subdomain":{"type":"string","x-coxswain":"no-effect"},"setHostnameAsFQDN":{"type":"boolean","x-coxswain":"no-effect"},"hostPID":{"x-coxswain":"unsupported"},"hostIPC":{"x-coxswain":"unsupported"},"hostUsers":{"x-coxswain":"unsupported"},"hostAliases":{"x-coxswain":"unsupported"},"shareProcessNamespace":{"x-coxswain":"unsupported"},"activeDeadlineSeconds":{"x-coxswain":"unsupported"},"topologySpreadConstraints":{"type":"array","items":{"$ref":"#/definitions/TopologySpreadConstraint"}},"runtimeClassName":{"x-coxswain":"unsupported"},"overhead":{"x-coxswain":"unsupported"},"readinessGates":{"x-coxswain":"unsupported"},"ephemeralContainers":{"x-coxswain":"unsupported"},"os":{"x-coxswain":"unsupported"},"resourceClaims":{"x-coxswain":"unsupported"},"schedulingGates":{"x-coxswain":"unsupported"}}};
 const schema47 = {"title":"Toleration","type":"object","additionalProperties":false,"properties":{"key":{"type":"string"},"operator":{"enum":["Exists","Equal"],"default":"Equal"},"value":{"type":"string"},"effect":{"enum":["NoSchedule","PreferNoSchedule","NoExecute",""]},"tolerationSeconds":{"type":"integer"}}};
 const schema52 = {"title":"PodSecurityContext","type":"object","additionalProperties":false,"properties":{"runAsUser":{"type":"integer","minimum":0},"runAsGroup":{"type":"integer","minimum":0},"runAsNonRoot":{"type":"boolean"},"fsGroup":{"type":"integer","minimum":0,"x-coxswain":"no-effect"},"supplementalGroups":{"type":"array","items":{"type":"integer"}},"fsGroupChangePolicy":{"type":"string","x-coxswain":"no-effect"},"seccompProfile":{"type":"object","x-coxswain":"no-effect"},"seLinuxOptions":{"type":"object","x-coxswain":"no-effect"},"appArmorProfile":{"type":"object","x-coxswain":"no-effect"},"sysctls":{"x-coxswain":"unsupported"},"windowsOptions":{"x-coxswain":"unsupported"}}};
 const schema17 = {"title":"Container","type":"object","additionalProperties":false,"required":["name","image"],"properties":{"name":{"type":"string","minLength":1},"image":{"type":"string","minLength":1},"imagePullPolicy":{"enum":["Always","IfNotPresent","Never"],"description":"Defaulted: Always for :latest or no tag, else IfNotPresent."},"command":{"type":"array","items":{"type":"string"}},"args":{"type":"array","items":{"type":"string"}},"workingDir":{"type":"string"},"env":{"type":"array","items":{"$ref":"#/definitions/EnvVar"}},"envFrom":{"type":"array","items":{"$ref":"#/definitions/EnvFromSource"}},"ports":{"type":"array","items":{"$ref":"#/definitions/ContainerPort"}},"resources":{"$ref":"#/definitions/ResourceRequirements"},"livenessProbe":{"$ref":"#/definitions/Probe"},"readinessProbe":{"$ref":"#/definitions/Probe"},"startupProbe":{"$ref":"#/definitions/Probe"},"volumeMounts":{"type":"array","items":{"$ref":"#/definitions/VolumeMount"}},"securityContext":{"$ref":"#/definitions/SecurityContext"},"stdin":{"type":"boolean","x-coxswain":"no-effect"},"stdinOnce":{"type":"boolean","x-coxswain":"no-effect"},"tty":{"type":"boolean","x-coxswain":"no-effect"},"terminationMessagePath":{"type":"string","x-coxswain":"no-effect"},"terminationMessagePolicy":{"type":"string","x-coxswain":"no-effect"},"resizePolicy":{"type":"array","x-coxswain":"no-effect"},"restartPolicy":{"x-coxswain":"unsupported","description":"Native sidecars (initContainers with restartPolicy) are not supported."},"lifecycle":{"x-coxswain":"unsupported"},"volumeDevices":{"x-coxswain":"unsupported"}}};
@@ -4671,6 +4671,232 @@ validate51.errors = vErrors;
 return errors === 0;
 }
 
+const schema53 = {"title":"TopologySpreadConstraint","description":"How matching pods may be spread over the values of a node label (kube-scheduler's PodTopologySpread).","type":"object","additionalProperties":false,"required":["maxSkew","topologyKey","whenUnsatisfiable"],"properties":{"maxSkew":{"type":"integer","minimum":1},"topologyKey":{"type":"string","minLength":1},"whenUnsatisfiable":{"enum":["DoNotSchedule","ScheduleAnyway"]},"labelSelector":{"$ref":"#/definitions/LabelSelector"},"matchLabelKeys":{"type":"array","items":{"type":"string","minLength":1}},"minDomains":{"type":"integer","minimum":1},"nodeAffinityPolicy":{"enum":["Honor","Ignore"],"default":"Honor"},"nodeTaintsPolicy":{"enum":["Honor","Ignore"],"default":"Ignore"}}};
+
+function validate53(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+let vErrors = null;
+let errors = 0;
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.nodeAffinityPolicy === undefined){
+data.nodeAffinityPolicy = "Honor";
+}
+if(data.nodeTaintsPolicy === undefined){
+data.nodeTaintsPolicy = "Ignore";
+}
+if(data.maxSkew === undefined){
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "maxSkew"},message:"must have required property '"+"maxSkew"+"'",schema:schema53.required,parentSchema:schema53,data};
+if(vErrors === null){
+vErrors = [err0];
+}
+else {
+vErrors.push(err0);
+}
+errors++;
+}
+if(data.topologyKey === undefined){
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "topologyKey"},message:"must have required property '"+"topologyKey"+"'",schema:schema53.required,parentSchema:schema53,data};
+if(vErrors === null){
+vErrors = [err1];
+}
+else {
+vErrors.push(err1);
+}
+errors++;
+}
+if(data.whenUnsatisfiable === undefined){
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "whenUnsatisfiable"},message:"must have required property '"+"whenUnsatisfiable"+"'",schema:schema53.required,parentSchema:schema53,data};
+if(vErrors === null){
+vErrors = [err2];
+}
+else {
+vErrors.push(err2);
+}
+errors++;
+}
+for(const key0 in data){
+if(!((((((((key0 === "maxSkew") || (key0 === "topologyKey")) || (key0 === "whenUnsatisfiable")) || (key0 === "labelSelector")) || (key0 === "matchLabelKeys")) || (key0 === "minDomains")) || (key0 === "nodeAffinityPolicy")) || (key0 === "nodeTaintsPolicy"))){
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema53,data};
+if(vErrors === null){
+vErrors = [err3];
+}
+else {
+vErrors.push(err3);
+}
+errors++;
+}
+}
+if(data.maxSkew !== undefined){
+let data0 = data.maxSkew;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+const err4 = {instancePath:instancePath+"/maxSkew",schemaPath:"#/properties/maxSkew/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema53.properties.maxSkew.type,parentSchema:schema53.properties.maxSkew,data:data0};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
+}
+errors++;
+}
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 1 || isNaN(data0)){
+const err5 = {instancePath:instancePath+"/maxSkew",schemaPath:"#/properties/maxSkew/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema53.properties.maxSkew,data:data0};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
+}
+errors++;
+}
+}
+}
+if(data.topologyKey !== undefined){
+let data1 = data.topologyKey;
+if(typeof data1 === "string"){
+if(func3(data1) < 1){
+const err6 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema53.properties.topologyKey,data:data1};
+if(vErrors === null){
+vErrors = [err6];
+}
+else {
+vErrors.push(err6);
+}
+errors++;
+}
+}
+else {
+const err7 = {instancePath:instancePath+"/topologyKey",schemaPath:"#/properties/topologyKey/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema53.properties.topologyKey.type,parentSchema:schema53.properties.topologyKey,data:data1};
+if(vErrors === null){
+vErrors = [err7];
+}
+else {
+vErrors.push(err7);
+}
+errors++;
+}
+}
+if(data.whenUnsatisfiable !== undefined){
+let data2 = data.whenUnsatisfiable;
+if(!((data2 === "DoNotSchedule") || (data2 === "ScheduleAnyway"))){
+const err8 = {instancePath:instancePath+"/whenUnsatisfiable",schemaPath:"#/properties/whenUnsatisfiable/enum",keyword:"enum",params:{allowedValues: schema53.properties.whenUnsatisfiable.enum},message:"must be equal to one of the allowed values",schema:schema53.properties.whenUnsatisfiable.enum,parentSchema:schema53.properties.whenUnsatisfiable,data:data2};
+if(vErrors === null){
+vErrors = [err8];
+}
+else {
+vErrors.push(err8);
+}
+errors++;
+}
+}
+if(data.labelSelector !== undefined){
+if(!(validate41.call(this, data.labelSelector, {instancePath:instancePath+"/labelSelector",parentData:data,parentDataProperty:"labelSelector",rootData}))){
+vErrors = vErrors === null ? validate41.errors : vErrors.concat(validate41.errors);
+errors = vErrors.length;
+}
+}
+if(data.matchLabelKeys !== undefined){
+let data4 = data.matchLabelKeys;
+if(Array.isArray(data4)){
+const len0 = data4.length;
+for(let i0=0; i0<len0; i0++){
+let data5 = data4[i0];
+if(typeof data5 === "string"){
+if(func3(data5) < 1){
+const err9 = {instancePath:instancePath+"/matchLabelKeys/" + i0,schemaPath:"#/properties/matchLabelKeys/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema53.properties.matchLabelKeys.items,data:data5};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+}
+else {
+const err10 = {instancePath:instancePath+"/matchLabelKeys/" + i0,schemaPath:"#/properties/matchLabelKeys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema53.properties.matchLabelKeys.items.type,parentSchema:schema53.properties.matchLabelKeys.items,data:data5};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
+}
+errors++;
+}
+}
+}
+else {
+const err11 = {instancePath:instancePath+"/matchLabelKeys",schemaPath:"#/properties/matchLabelKeys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema53.properties.matchLabelKeys.type,parentSchema:schema53.properties.matchLabelKeys,data:data4};
+if(vErrors === null){
+vErrors = [err11];
+}
+else {
+vErrors.push(err11);
+}
+errors++;
+}
+}
+if(data.minDomains !== undefined){
+let data6 = data.minDomains;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err12 = {instancePath:instancePath+"/minDomains",schemaPath:"#/properties/minDomains/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema53.properties.minDomains.type,parentSchema:schema53.properties.minDomains,data:data6};
+if(vErrors === null){
+vErrors = [err12];
+}
+else {
+vErrors.push(err12);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 1 || isNaN(data6)){
+const err13 = {instancePath:instancePath+"/minDomains",schemaPath:"#/properties/minDomains/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema53.properties.minDomains,data:data6};
+if(vErrors === null){
+vErrors = [err13];
+}
+else {
+vErrors.push(err13);
+}
+errors++;
+}
+}
+}
+let data7 = data.nodeAffinityPolicy;
+if(!((data7 === "Honor") || (data7 === "Ignore"))){
+const err14 = {instancePath:instancePath+"/nodeAffinityPolicy",schemaPath:"#/properties/nodeAffinityPolicy/enum",keyword:"enum",params:{allowedValues: schema53.properties.nodeAffinityPolicy.enum},message:"must be equal to one of the allowed values",schema:schema53.properties.nodeAffinityPolicy.enum,parentSchema:schema53.properties.nodeAffinityPolicy,data:data7};
+if(vErrors === null){
+vErrors = [err14];
+}
+else {
+vErrors.push(err14);
+}
+errors++;
+}
+let data8 = data.nodeTaintsPolicy;
+if(!((data8 === "Honor") || (data8 === "Ignore"))){
+const err15 = {instancePath:instancePath+"/nodeTaintsPolicy",schemaPath:"#/properties/nodeTaintsPolicy/enum",keyword:"enum",params:{allowedValues: schema53.properties.nodeTaintsPolicy.enum},message:"must be equal to one of the allowed values",schema:schema53.properties.nodeTaintsPolicy.enum,parentSchema:schema53.properties.nodeTaintsPolicy,data:data8};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+}
+else {
+const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+validate53.errors = vErrors;
+return errors === 0;
+}
+
 
 function validate14(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -5477,8 +5703,18 @@ errors++;
 }
 }
 if(data.topologySpreadConstraints !== undefined){
-if(true){
-const err58 = {instancePath:instancePath+"/topologySpreadConstraints",schemaPath:"#/properties/topologySpreadConstraints/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema16.properties.topologySpreadConstraints,data:data.topologySpreadConstraints};
+let data53 = data.topologySpreadConstraints;
+if(Array.isArray(data53)){
+const len5 = data53.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate53.call(this, data53[i5], {instancePath:instancePath+"/topologySpreadConstraints/" + i5,parentData:data53,parentDataProperty:i5,rootData}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/topologySpreadConstraints",schemaPath:"#/properties/topologySpreadConstraints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.topologySpreadConstraints.type,parentSchema:schema16.properties.topologySpreadConstraints,data:data53};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -5688,7 +5924,7 @@ let data4 = data.status;
 if(data4 && typeof data4 == "object" && !Array.isArray(data4)){
 }
 else {
-const err7 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data4};
+const err7 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -5713,10 +5949,10 @@ validate10.errors = vErrors;
 return errors === 0;
 }
 
-export const Deployment = validate54;
-const schema54 = {"$id":"deployment.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Deployment","description":"A Deployment (apps/v1): replicas of a pod template, rolled out by strategy.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"DeploymentSpec","type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"type":"integer","minimum":0,"default":1},"selector":{"$ref":"definitions.json#/definitions/LabelSelector"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"strategy":{"title":"DeploymentStrategy","type":"object","additionalProperties":false,"properties":{"type":{"enum":["RollingUpdate","Recreate"],"default":"RollingUpdate"},"rollingUpdate":{"title":"RollingUpdateDeployment","type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"definitions.json#/definitions/IntOrString"},"maxUnavailable":{"$ref":"definitions.json#/definitions/IntOrString"}}}}},"minReadySeconds":{"type":"integer","minimum":0,"default":0},"revisionHistoryLimit":{"type":"integer","minimum":0,"default":10},"progressDeadlineSeconds":{"type":"integer","minimum":1,"default":600},"paused":{"type":"boolean","default":false}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+export const Deployment = validate57;
+const schema55 = {"$id":"deployment.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Deployment","description":"A Deployment (apps/v1): replicas of a pod template, rolled out by strategy.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"Deployment"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"DeploymentSpec","type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"type":"integer","minimum":0,"default":1},"selector":{"$ref":"definitions.json#/definitions/LabelSelector"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"strategy":{"title":"DeploymentStrategy","type":"object","additionalProperties":false,"properties":{"type":{"enum":["RollingUpdate","Recreate"],"default":"RollingUpdate"},"rollingUpdate":{"title":"RollingUpdateDeployment","type":"object","additionalProperties":false,"properties":{"maxSurge":{"$ref":"definitions.json#/definitions/IntOrString"},"maxUnavailable":{"$ref":"definitions.json#/definitions/IntOrString"}}}}},"minReadySeconds":{"type":"integer","minimum":0,"default":0},"revisionHistoryLimit":{"type":"integer","minimum":0,"default":10},"progressDeadlineSeconds":{"type":"integer","minimum":1,"default":600},"paused":{"type":"boolean","default":false}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
 
-function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate58(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6020,12 +6256,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate55.errors = vErrors;
+validate58.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -6210,20 +6446,20 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate57.errors = vErrors;
+validate60.errors = vErrors;
 return errors === 0;
 }
 
-const schema61 = {"title":"PodTemplateSpec","type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/TemplateMeta"},"spec":{"$ref":"#/definitions/PodSpec"}}};
-const schema62 = {"title":"TemplateMeta","description":"A pod template's metadata: like ObjectMeta, without a required name.","type":"object","additionalProperties":false,"properties":{"name":{"type":"string","x-coxswain":"no-effect"},"labels":{"$ref":"#/definitions/StringMap"},"annotations":{"$ref":"#/definitions/StringMap"},"creationTimestamp":{"type":["string","null"]}}};
+const schema62 = {"title":"PodTemplateSpec","type":"object","additionalProperties":false,"required":["spec"],"properties":{"metadata":{"$ref":"#/definitions/TemplateMeta"},"spec":{"$ref":"#/definitions/PodSpec"}}};
+const schema63 = {"title":"TemplateMeta","description":"A pod template's metadata: like ObjectMeta, without a required name.","type":"object","additionalProperties":false,"properties":{"name":{"type":"string","x-coxswain":"no-effect"},"labels":{"$ref":"#/definitions/StringMap"},"annotations":{"$ref":"#/definitions/StringMap"},"creationTimestamp":{"type":["string","null"]}}};
 
-function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate63(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
 if(!((((key0 === "name") || (key0 === "labels")) || (key0 === "annotations")) || (key0 === "creationTimestamp"))){
-const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema62,data};
+const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema63,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -6236,7 +6472,7 @@ errors++;
 if(data.name !== undefined){
 let data0 = data.name;
 if(typeof data0 !== "string"){
-const err1 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema62.properties.name.type,parentSchema:schema62.properties.name,data:data0};
+const err1 = {instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema63.properties.name.type,parentSchema:schema63.properties.name,data:data0};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -6306,7 +6542,7 @@ errors++;
 if(data.creationTimestamp !== undefined){
 let data5 = data.creationTimestamp;
 if((typeof data5 !== "string") && (data5 !== null)){
-const err6 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: schema62.properties.creationTimestamp.type},message:"must be string,null",schema:schema62.properties.creationTimestamp.type,parentSchema:schema62.properties.creationTimestamp,data:data5};
+const err6 = {instancePath:instancePath+"/creationTimestamp",schemaPath:"#/properties/creationTimestamp/type",keyword:"type",params:{type: schema63.properties.creationTimestamp.type},message:"must be string,null",schema:schema63.properties.creationTimestamp.type,parentSchema:schema63.properties.creationTimestamp,data:data5};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -6318,7 +6554,7 @@ errors++;
 }
 }
 else {
-const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data};
+const err7 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema63.type,parentSchema:schema63,data};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -6327,12 +6563,12 @@ vErrors.push(err7);
 }
 errors++;
 }
-validate60.errors = vErrors;
+validate63.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate65(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -7137,8 +7373,18 @@ errors++;
 }
 }
 if(data.topologySpreadConstraints !== undefined){
-if(true){
-const err58 = {instancePath:instancePath+"/topologySpreadConstraints",schemaPath:"#/properties/topologySpreadConstraints/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema16.properties.topologySpreadConstraints,data:data.topologySpreadConstraints};
+let data53 = data.topologySpreadConstraints;
+if(Array.isArray(data53)){
+const len5 = data53.length;
+for(let i5=0; i5<len5; i5++){
+if(!(validate53.call(this, data53[i5], {instancePath:instancePath+"/topologySpreadConstraints/" + i5,parentData:data53,parentDataProperty:i5,rootData}))){
+vErrors = vErrors === null ? validate53.errors : vErrors.concat(validate53.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err58 = {instancePath:instancePath+"/topologySpreadConstraints",schemaPath:"#/properties/topologySpreadConstraints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema16.properties.topologySpreadConstraints.type,parentSchema:schema16.properties.topologySpreadConstraints,data:data53};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -7243,17 +7489,17 @@ vErrors.push(err66);
 }
 errors++;
 }
-validate62.errors = vErrors;
+validate65.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate59(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.spec === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema61.required,parentSchema:schema61,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema62.required,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7264,7 +7510,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "metadata") || (key0 === "spec"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema61,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7275,20 +7521,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate60.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+if(!(validate63.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate62.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+if(!(validate65.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema61.type,parentSchema:schema61,data};
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7297,18 +7543,18 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate59.errors = vErrors;
+validate62.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate54(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate57(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="deployment.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema54.required,parentSchema:schema54,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema55.required,parentSchema:schema55,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -7318,7 +7564,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema54.required,parentSchema:schema54,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema55.required,parentSchema:schema55,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -7328,7 +7574,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema54.required,parentSchema:schema54,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema55.required,parentSchema:schema55,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -7338,7 +7584,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema54.required,parentSchema:schema54,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema55.required,parentSchema:schema55,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -7349,7 +7595,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema54,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema55,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -7362,7 +7608,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("apps/v1" !== data0){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "apps/v1"},message:"must be equal to constant",schema:"apps/v1",parentSchema:schema54.properties.apiVersion,data:data0};
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "apps/v1"},message:"must be equal to constant",schema:"apps/v1",parentSchema:schema55.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -7375,7 +7621,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("Deployment" !== data1){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Deployment"},message:"must be equal to constant",schema:"Deployment",parentSchema:schema54.properties.kind,data:data1};
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Deployment"},message:"must be equal to constant",schema:"Deployment",parentSchema:schema55.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -7386,8 +7632,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate55.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
+if(!(validate58.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate58.errors : vErrors.concat(validate58.errors);
 errors = vErrors.length;
 }
 }
@@ -7410,7 +7656,7 @@ if(data3.paused === undefined){
 data3.paused = false;
 }
 if(data3.selector === undefined){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "selector"},message:"must have required property '"+"selector"+"'",schema:schema54.properties.spec.required,parentSchema:schema54.properties.spec,data:data3};
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "selector"},message:"must have required property '"+"selector"+"'",schema:schema55.properties.spec.required,parentSchema:schema55.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -7420,7 +7666,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data3.template === undefined){
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema54.properties.spec.required,parentSchema:schema54.properties.spec,data:data3};
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema55.properties.spec.required,parentSchema:schema55.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -7431,7 +7677,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((((((((key1 === "replicas") || (key1 === "selector")) || (key1 === "template")) || (key1 === "strategy")) || (key1 === "minReadySeconds")) || (key1 === "revisionHistoryLimit")) || (key1 === "progressDeadlineSeconds")) || (key1 === "paused"))){
-const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema54.properties.spec,data:data3};
+const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema55.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -7443,7 +7689,7 @@ errors++;
 }
 let data4 = data3.replicas;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema54.properties.spec.properties.replicas.type,parentSchema:schema54.properties.spec.properties.replicas,data:data4};
+const err10 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema55.properties.spec.properties.replicas.type,parentSchema:schema55.properties.spec.properties.replicas,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -7454,7 +7700,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema54.properties.spec.properties.replicas,data:data4};
+const err11 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema55.properties.spec.properties.replicas,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -7465,14 +7711,14 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate57.call(this, data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate57.errors : vErrors.concat(validate57.errors);
+if(!(validate60.call(this, data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate59.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate59.errors : vErrors.concat(validate59.errors);
+if(!(validate62.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
 errors = vErrors.length;
 }
 }
@@ -7484,7 +7730,7 @@ data7.type = "RollingUpdate";
 }
 for(const key2 in data7){
 if(!((key2 === "type") || (key2 === "rollingUpdate"))){
-const err12 = {instancePath:instancePath+"/spec/strategy",schemaPath:"#/properties/spec/properties/strategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema54.properties.spec.properties.strategy,data:data7};
+const err12 = {instancePath:instancePath+"/spec/strategy",schemaPath:"#/properties/spec/properties/strategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema55.properties.spec.properties.strategy,data:data7};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -7496,7 +7742,7 @@ errors++;
 }
 let data8 = data7.type;
 if(!((data8 === "RollingUpdate") || (data8 === "Recreate"))){
-const err13 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema54.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema54.properties.spec.properties.strategy.properties.type.enum,parentSchema:schema54.properties.spec.properties.strategy.properties.type,data:data8};
+const err13 = {instancePath:instancePath+"/spec/strategy/type",schemaPath:"#/properties/spec/properties/strategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema55.properties.spec.properties.strategy.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema55.properties.spec.properties.strategy.properties.type.enum,parentSchema:schema55.properties.spec.properties.strategy.properties.type,data:data8};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -7510,7 +7756,7 @@ let data9 = data7.rollingUpdate;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 for(const key3 in data9){
 if(!((key3 === "maxSurge") || (key3 === "maxUnavailable"))){
-const err14 = {instancePath:instancePath+"/spec/strategy/rollingUpdate",schemaPath:"#/properties/spec/properties/strategy/properties/rollingUpdate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema54.properties.spec.properties.strategy.properties.rollingUpdate,data:data9};
+const err14 = {instancePath:instancePath+"/spec/strategy/rollingUpdate",schemaPath:"#/properties/spec/properties/strategy/properties/rollingUpdate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema55.properties.spec.properties.strategy.properties.rollingUpdate,data:data9};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -7654,7 +7900,7 @@ vErrors = null;
 }
 }
 else {
-const err23 = {instancePath:instancePath+"/spec/strategy/rollingUpdate",schemaPath:"#/properties/spec/properties/strategy/properties/rollingUpdate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.properties.spec.properties.strategy.properties.rollingUpdate.type,parentSchema:schema54.properties.spec.properties.strategy.properties.rollingUpdate,data:data9};
+const err23 = {instancePath:instancePath+"/spec/strategy/rollingUpdate",schemaPath:"#/properties/spec/properties/strategy/properties/rollingUpdate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema55.properties.spec.properties.strategy.properties.rollingUpdate.type,parentSchema:schema55.properties.spec.properties.strategy.properties.rollingUpdate,data:data9};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -7666,7 +7912,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/spec/strategy",schemaPath:"#/properties/spec/properties/strategy/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.properties.spec.properties.strategy.type,parentSchema:schema54.properties.spec.properties.strategy,data:data7};
+const err24 = {instancePath:instancePath+"/spec/strategy",schemaPath:"#/properties/spec/properties/strategy/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema55.properties.spec.properties.strategy.type,parentSchema:schema55.properties.spec.properties.strategy,data:data7};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -7678,7 +7924,7 @@ errors++;
 }
 let data12 = data3.minReadySeconds;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err25 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema54.properties.spec.properties.minReadySeconds.type,parentSchema:schema54.properties.spec.properties.minReadySeconds,data:data12};
+const err25 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema55.properties.spec.properties.minReadySeconds.type,parentSchema:schema55.properties.spec.properties.minReadySeconds,data:data12};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -7689,7 +7935,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err26 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema54.properties.spec.properties.minReadySeconds,data:data12};
+const err26 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema55.properties.spec.properties.minReadySeconds,data:data12};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -7701,7 +7947,7 @@ errors++;
 }
 let data13 = data3.revisionHistoryLimit;
 if(!(((typeof data13 == "number") && (!(data13 % 1) && !isNaN(data13))) && (isFinite(data13)))){
-const err27 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema54.properties.spec.properties.revisionHistoryLimit.type,parentSchema:schema54.properties.spec.properties.revisionHistoryLimit,data:data13};
+const err27 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema55.properties.spec.properties.revisionHistoryLimit.type,parentSchema:schema55.properties.spec.properties.revisionHistoryLimit,data:data13};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -7712,7 +7958,7 @@ errors++;
 }
 if((typeof data13 == "number") && (isFinite(data13))){
 if(data13 < 0 || isNaN(data13)){
-const err28 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema54.properties.spec.properties.revisionHistoryLimit,data:data13};
+const err28 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema55.properties.spec.properties.revisionHistoryLimit,data:data13};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -7724,7 +7970,7 @@ errors++;
 }
 let data14 = data3.progressDeadlineSeconds;
 if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err29 = {instancePath:instancePath+"/spec/progressDeadlineSeconds",schemaPath:"#/properties/spec/properties/progressDeadlineSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema54.properties.spec.properties.progressDeadlineSeconds.type,parentSchema:schema54.properties.spec.properties.progressDeadlineSeconds,data:data14};
+const err29 = {instancePath:instancePath+"/spec/progressDeadlineSeconds",schemaPath:"#/properties/spec/properties/progressDeadlineSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema55.properties.spec.properties.progressDeadlineSeconds.type,parentSchema:schema55.properties.spec.properties.progressDeadlineSeconds,data:data14};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -7735,7 +7981,7 @@ errors++;
 }
 if((typeof data14 == "number") && (isFinite(data14))){
 if(data14 < 1 || isNaN(data14)){
-const err30 = {instancePath:instancePath+"/spec/progressDeadlineSeconds",schemaPath:"#/properties/spec/properties/progressDeadlineSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema54.properties.spec.properties.progressDeadlineSeconds,data:data14};
+const err30 = {instancePath:instancePath+"/spec/progressDeadlineSeconds",schemaPath:"#/properties/spec/properties/progressDeadlineSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema55.properties.spec.properties.progressDeadlineSeconds,data:data14};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -7747,7 +7993,7 @@ errors++;
 }
 let data15 = data3.paused;
 if(typeof data15 !== "boolean"){
-const err31 = {instancePath:instancePath+"/spec/paused",schemaPath:"#/properties/spec/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema54.properties.spec.properties.paused.type,parentSchema:schema54.properties.spec.properties.paused,data:data15};
+const err31 = {instancePath:instancePath+"/spec/paused",schemaPath:"#/properties/spec/properties/paused/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema55.properties.spec.properties.paused.type,parentSchema:schema55.properties.spec.properties.paused,data:data15};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -7758,7 +8004,7 @@ errors++;
 }
 }
 else {
-const err32 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.properties.spec.type,parentSchema:schema54.properties.spec,data:data3};
+const err32 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema55.properties.spec.type,parentSchema:schema55.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -7773,7 +8019,7 @@ let data16 = data.status;
 if(data16 && typeof data16 == "object" && !Array.isArray(data16)){
 }
 else {
-const err33 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data16};
+const err33 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data16};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -7785,7 +8031,7 @@ errors++;
 }
 }
 else {
-const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data};
+const err34 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema55.type,parentSchema:schema55,data};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -7794,14 +8040,14 @@ vErrors.push(err34);
 }
 errors++;
 }
-validate54.errors = vErrors;
+validate57.errors = vErrors;
 return errors === 0;
 }
 
-export const ReplicaSet = validate69;
-const schema72 = {"$id":"replicaset.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ReplicaSet","description":"A ReplicaSet (apps/v1).","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ReplicaSetSpec","type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"type":"integer","minimum":0,"default":1},"selector":{"$ref":"definitions.json#/definitions/LabelSelector"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"minReadySeconds":{"type":"integer","minimum":0,"default":0}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+export const ReplicaSet = validate73;
+const schema73 = {"$id":"replicaset.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ReplicaSet","description":"A ReplicaSet (apps/v1).","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"ReplicaSet"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ReplicaSetSpec","type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"replicas":{"type":"integer","minimum":0,"default":1},"selector":{"$ref":"definitions.json#/definitions/LabelSelector"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"minReadySeconds":{"type":"integer","minimum":0,"default":0}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
 
-function validate70(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8105,12 +8351,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate70.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8295,17 +8541,17 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate72.errors = vErrors;
+validate76.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.spec === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema61.required,parentSchema:schema61,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema62.required,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8316,7 +8562,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "metadata") || (key0 === "spec"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema61,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8327,20 +8573,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate60.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+if(!(validate63.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate62.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+if(!(validate65.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema61.type,parentSchema:schema61,data};
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8349,18 +8595,18 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate74.errors = vErrors;
+validate78.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate73(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="replicaset.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8370,7 +8616,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8380,7 +8626,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8390,7 +8636,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema72.required,parentSchema:schema72,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema73.required,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8401,7 +8647,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema72,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -8414,7 +8660,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("apps/v1" !== data0){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "apps/v1"},message:"must be equal to constant",schema:"apps/v1",parentSchema:schema72.properties.apiVersion,data:data0};
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "apps/v1"},message:"must be equal to constant",schema:"apps/v1",parentSchema:schema73.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -8427,7 +8673,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("ReplicaSet" !== data1){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ReplicaSet"},message:"must be equal to constant",schema:"ReplicaSet",parentSchema:schema72.properties.kind,data:data1};
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ReplicaSet"},message:"must be equal to constant",schema:"ReplicaSet",parentSchema:schema73.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -8438,8 +8684,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate70.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate70.errors : vErrors.concat(validate70.errors);
+if(!(validate74.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
 errors = vErrors.length;
 }
 }
@@ -8453,7 +8699,7 @@ if(data3.minReadySeconds === undefined){
 data3.minReadySeconds = 0;
 }
 if(data3.selector === undefined){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "selector"},message:"must have required property '"+"selector"+"'",schema:schema72.properties.spec.required,parentSchema:schema72.properties.spec,data:data3};
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "selector"},message:"must have required property '"+"selector"+"'",schema:schema73.properties.spec.required,parentSchema:schema73.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -8463,7 +8709,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data3.template === undefined){
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema72.properties.spec.required,parentSchema:schema72.properties.spec,data:data3};
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema73.properties.spec.required,parentSchema:schema73.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -8474,7 +8720,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((((key1 === "replicas") || (key1 === "selector")) || (key1 === "template")) || (key1 === "minReadySeconds"))){
-const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema72.properties.spec,data:data3};
+const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema73.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -8486,7 +8732,7 @@ errors++;
 }
 let data4 = data3.replicas;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err10 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.spec.properties.replicas.type,parentSchema:schema72.properties.spec.properties.replicas,data:data4};
+const err10 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.spec.properties.replicas.type,parentSchema:schema73.properties.spec.properties.replicas,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -8497,7 +8743,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err11 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.spec.properties.replicas,data:data4};
+const err11 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.spec.properties.replicas,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -8508,20 +8754,20 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate72.call(this, data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate72.errors : vErrors.concat(validate72.errors);
+if(!(validate76.call(this, data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate76.errors : vErrors.concat(validate76.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate74.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate74.errors : vErrors.concat(validate74.errors);
+if(!(validate78.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate78.errors : vErrors.concat(validate78.errors);
 errors = vErrors.length;
 }
 }
 let data7 = data3.minReadySeconds;
 if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err12 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema72.properties.spec.properties.minReadySeconds.type,parentSchema:schema72.properties.spec.properties.minReadySeconds,data:data7};
+const err12 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema73.properties.spec.properties.minReadySeconds.type,parentSchema:schema73.properties.spec.properties.minReadySeconds,data:data7};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -8532,7 +8778,7 @@ errors++;
 }
 if((typeof data7 == "number") && (isFinite(data7))){
 if(data7 < 0 || isNaN(data7)){
-const err13 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema72.properties.spec.properties.minReadySeconds,data:data7};
+const err13 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema73.properties.spec.properties.minReadySeconds,data:data7};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -8544,7 +8790,7 @@ errors++;
 }
 }
 else {
-const err14 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.properties.spec.type,parentSchema:schema72.properties.spec,data:data3};
+const err14 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.properties.spec.type,parentSchema:schema73.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -8559,7 +8805,7 @@ let data8 = data.status;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 }
 else {
-const err15 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data8};
+const err15 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data8};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -8571,7 +8817,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema72.type,parentSchema:schema72,data};
+const err16 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema73.type,parentSchema:schema73,data};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -8580,14 +8826,14 @@ vErrors.push(err16);
 }
 errors++;
 }
-validate69.errors = vErrors;
+validate73.errors = vErrors;
 return errors === 0;
 }
 
-export const ReplicationController = validate78;
-const schema81 = {"$id":"replicationcontroller.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ReplicationController","description":"A ReplicationController (v1); without a selector it selects its template's labels.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ReplicationController"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ReplicationControllerSpec","type":"object","additionalProperties":false,"required":["template"],"properties":{"replicas":{"type":"integer","minimum":0,"default":1},"selector":{"$ref":"definitions.json#/definitions/StringMap"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"minReadySeconds":{"type":"integer","minimum":0,"default":0}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+export const ReplicationController = validate82;
+const schema82 = {"$id":"replicationcontroller.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ReplicationController","description":"A ReplicationController (v1); without a selector it selects its template's labels.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ReplicationController"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ReplicationControllerSpec","type":"object","additionalProperties":false,"required":["template"],"properties":{"replicas":{"type":"integer","minimum":0,"default":1},"selector":{"$ref":"definitions.json#/definitions/StringMap"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"minReadySeconds":{"type":"integer","minimum":0,"default":0}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
 
-function validate79(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -8891,17 +9137,17 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate79.errors = vErrors;
+validate83.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.spec === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema61.required,parentSchema:schema61,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema62.required,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8912,7 +9158,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "metadata") || (key0 === "spec"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema61,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8923,20 +9169,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate60.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+if(!(validate63.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate62.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+if(!(validate65.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema61.type,parentSchema:schema61,data};
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8945,18 +9191,18 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate81.errors = vErrors;
+validate85.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate82(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="replicationcontroller.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -8966,7 +9212,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -8976,7 +9222,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -8986,7 +9232,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema81.required,parentSchema:schema81,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema82.required,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -8997,7 +9243,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema81,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9010,7 +9256,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("v1" !== data0){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema81.properties.apiVersion,data:data0};
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema82.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9023,7 +9269,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("ReplicationController" !== data1){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ReplicationController"},message:"must be equal to constant",schema:"ReplicationController",parentSchema:schema81.properties.kind,data:data1};
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ReplicationController"},message:"must be equal to constant",schema:"ReplicationController",parentSchema:schema82.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9034,8 +9280,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate79.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate79.errors : vErrors.concat(validate79.errors);
+if(!(validate83.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
 errors = vErrors.length;
 }
 }
@@ -9049,7 +9295,7 @@ if(data3.minReadySeconds === undefined){
 data3.minReadySeconds = 0;
 }
 if(data3.template === undefined){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema81.properties.spec.required,parentSchema:schema81.properties.spec,data:data3};
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema82.properties.spec.required,parentSchema:schema82.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9060,7 +9306,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!((((key1 === "replicas") || (key1 === "selector")) || (key1 === "template")) || (key1 === "minReadySeconds"))){
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema81.properties.spec,data:data3};
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema82.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9072,7 +9318,7 @@ errors++;
 }
 let data4 = data3.replicas;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err9 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema81.properties.spec.properties.replicas.type,parentSchema:schema81.properties.spec.properties.replicas,data:data4};
+const err9 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.spec.properties.replicas.type,parentSchema:schema82.properties.spec.properties.replicas,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9083,7 +9329,7 @@ errors++;
 }
 if((typeof data4 == "number") && (isFinite(data4))){
 if(data4 < 0 || isNaN(data4)){
-const err10 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema81.properties.spec.properties.replicas,data:data4};
+const err10 = {instancePath:instancePath+"/spec/replicas",schemaPath:"#/properties/spec/properties/replicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema82.properties.spec.properties.replicas,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9122,14 +9368,14 @@ errors++;
 }
 }
 if(data3.template !== undefined){
-if(!(validate81.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+if(!(validate85.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate85.errors : vErrors.concat(validate85.errors);
 errors = vErrors.length;
 }
 }
 let data8 = data3.minReadySeconds;
 if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err13 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema81.properties.spec.properties.minReadySeconds.type,parentSchema:schema81.properties.spec.properties.minReadySeconds,data:data8};
+const err13 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema82.properties.spec.properties.minReadySeconds.type,parentSchema:schema82.properties.spec.properties.minReadySeconds,data:data8};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -9140,7 +9386,7 @@ errors++;
 }
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 < 0 || isNaN(data8)){
-const err14 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema81.properties.spec.properties.minReadySeconds,data:data8};
+const err14 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema82.properties.spec.properties.minReadySeconds,data:data8};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -9152,7 +9398,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.properties.spec.type,parentSchema:schema81.properties.spec,data:data3};
+const err15 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.properties.spec.type,parentSchema:schema82.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -9167,7 +9413,7 @@ let data9 = data.status;
 if(data9 && typeof data9 == "object" && !Array.isArray(data9)){
 }
 else {
-const err16 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data9};
+const err16 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data9};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -9179,7 +9425,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema81.type,parentSchema:schema81,data};
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema82.type,parentSchema:schema82,data};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -9188,14 +9434,14 @@ vErrors.push(err17);
 }
 errors++;
 }
-validate78.errors = vErrors;
+validate82.errors = vErrors;
 return errors === 0;
 }
 
-export const DaemonSet = validate85;
-const schema88 = {"$id":"daemonset.json","$schema":"http://json-schema.org/draft-07/schema#","title":"DaemonSet","description":"A DaemonSet (apps/v1): one pod on every eligible node.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"DaemonSetSpec","type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"definitions.json#/definitions/LabelSelector"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"updateStrategy":{"title":"DaemonSetUpdateStrategy","type":"object","additionalProperties":false,"properties":{"type":{"enum":["RollingUpdate","OnDelete"],"default":"RollingUpdate"},"rollingUpdate":{"title":"RollingUpdateDaemonSet","type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"definitions.json#/definitions/IntOrString"},"maxSurge":{"$ref":"definitions.json#/definitions/IntOrString"}}}}},"minReadySeconds":{"type":"integer","minimum":0,"default":0},"revisionHistoryLimit":{"type":"integer","minimum":0,"default":10}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+export const DaemonSet = validate89;
+const schema89 = {"$id":"daemonset.json","$schema":"http://json-schema.org/draft-07/schema#","title":"DaemonSet","description":"A DaemonSet (apps/v1): one pod on every eligible node.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"apps/v1"},"kind":{"const":"DaemonSet"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"DaemonSetSpec","type":"object","additionalProperties":false,"required":["selector","template"],"properties":{"selector":{"$ref":"definitions.json#/definitions/LabelSelector"},"template":{"$ref":"definitions.json#/definitions/PodTemplateSpec"},"updateStrategy":{"title":"DaemonSetUpdateStrategy","type":"object","additionalProperties":false,"properties":{"type":{"enum":["RollingUpdate","OnDelete"],"default":"RollingUpdate"},"rollingUpdate":{"title":"RollingUpdateDaemonSet","type":"object","additionalProperties":false,"properties":{"maxUnavailable":{"$ref":"definitions.json#/definitions/IntOrString"},"maxSurge":{"$ref":"definitions.json#/definitions/IntOrString"}}}}},"minReadySeconds":{"type":"integer","minimum":0,"default":0},"revisionHistoryLimit":{"type":"integer","minimum":0,"default":10}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
 
-function validate86(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9499,12 +9745,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate86.errors = vErrors;
+validate90.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate88(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate92(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -9689,17 +9935,17 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate88.errors = vErrors;
+validate92.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate90(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.spec === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema61.required,parentSchema:schema61,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema62.required,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9710,7 +9956,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((key0 === "metadata") || (key0 === "spec"))){
-const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema61,data};
+const err1 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9721,20 +9967,20 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate60.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate60.errors : vErrors.concat(validate60.errors);
+if(!(validate63.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate63.errors : vErrors.concat(validate63.errors);
 errors = vErrors.length;
 }
 }
 if(data.spec !== undefined){
-if(!(validate62.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
-vErrors = vErrors === null ? validate62.errors : vErrors.concat(validate62.errors);
+if(!(validate65.call(this, data.spec, {instancePath:instancePath+"/spec",parentData:data,parentDataProperty:"spec",rootData}))){
+vErrors = vErrors === null ? validate65.errors : vErrors.concat(validate65.errors);
 errors = vErrors.length;
 }
 }
 }
 else {
-const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema61.type,parentSchema:schema61,data};
+const err2 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema62.type,parentSchema:schema62,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9743,18 +9989,18 @@ vErrors.push(err2);
 }
 errors++;
 }
-validate90.errors = vErrors;
+validate94.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate85(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate89(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="daemonset.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema88.required,parentSchema:schema88,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema89.required,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -9764,7 +10010,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema88.required,parentSchema:schema88,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema89.required,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -9774,7 +10020,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema88.required,parentSchema:schema88,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema89.required,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -9784,7 +10030,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema88.required,parentSchema:schema88,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema89.required,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -9795,7 +10041,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema88,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -9808,7 +10054,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("apps/v1" !== data0){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "apps/v1"},message:"must be equal to constant",schema:"apps/v1",parentSchema:schema88.properties.apiVersion,data:data0};
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "apps/v1"},message:"must be equal to constant",schema:"apps/v1",parentSchema:schema89.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -9821,7 +10067,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("DaemonSet" !== data1){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "DaemonSet"},message:"must be equal to constant",schema:"DaemonSet",parentSchema:schema88.properties.kind,data:data1};
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "DaemonSet"},message:"must be equal to constant",schema:"DaemonSet",parentSchema:schema89.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -9832,8 +10078,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate86.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate86.errors : vErrors.concat(validate86.errors);
+if(!(validate90.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
 errors = vErrors.length;
 }
 }
@@ -9847,7 +10093,7 @@ if(data3.revisionHistoryLimit === undefined){
 data3.revisionHistoryLimit = 10;
 }
 if(data3.selector === undefined){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "selector"},message:"must have required property '"+"selector"+"'",schema:schema88.properties.spec.required,parentSchema:schema88.properties.spec,data:data3};
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "selector"},message:"must have required property '"+"selector"+"'",schema:schema89.properties.spec.required,parentSchema:schema89.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -9857,7 +10103,7 @@ vErrors.push(err7);
 errors++;
 }
 if(data3.template === undefined){
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema88.properties.spec.required,parentSchema:schema88.properties.spec,data:data3};
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "template"},message:"must have required property '"+"template"+"'",schema:schema89.properties.spec.required,parentSchema:schema89.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -9868,7 +10114,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!(((((key1 === "selector") || (key1 === "template")) || (key1 === "updateStrategy")) || (key1 === "minReadySeconds")) || (key1 === "revisionHistoryLimit"))){
-const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema88.properties.spec,data:data3};
+const err9 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema89.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -9879,14 +10125,14 @@ errors++;
 }
 }
 if(data3.selector !== undefined){
-if(!(validate88.call(this, data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
-vErrors = vErrors === null ? validate88.errors : vErrors.concat(validate88.errors);
+if(!(validate92.call(this, data3.selector, {instancePath:instancePath+"/spec/selector",parentData:data3,parentDataProperty:"selector",rootData}))){
+vErrors = vErrors === null ? validate92.errors : vErrors.concat(validate92.errors);
 errors = vErrors.length;
 }
 }
 if(data3.template !== undefined){
-if(!(validate90.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
-vErrors = vErrors === null ? validate90.errors : vErrors.concat(validate90.errors);
+if(!(validate94.call(this, data3.template, {instancePath:instancePath+"/spec/template",parentData:data3,parentDataProperty:"template",rootData}))){
+vErrors = vErrors === null ? validate94.errors : vErrors.concat(validate94.errors);
 errors = vErrors.length;
 }
 }
@@ -9898,7 +10144,7 @@ data6.type = "RollingUpdate";
 }
 for(const key2 in data6){
 if(!((key2 === "type") || (key2 === "rollingUpdate"))){
-const err10 = {instancePath:instancePath+"/spec/updateStrategy",schemaPath:"#/properties/spec/properties/updateStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema88.properties.spec.properties.updateStrategy,data:data6};
+const err10 = {instancePath:instancePath+"/spec/updateStrategy",schemaPath:"#/properties/spec/properties/updateStrategy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema89.properties.spec.properties.updateStrategy,data:data6};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -9910,7 +10156,7 @@ errors++;
 }
 let data7 = data6.type;
 if(!((data7 === "RollingUpdate") || (data7 === "OnDelete"))){
-const err11 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema88.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema88.properties.spec.properties.updateStrategy.properties.type.enum,parentSchema:schema88.properties.spec.properties.updateStrategy.properties.type,data:data7};
+const err11 = {instancePath:instancePath+"/spec/updateStrategy/type",schemaPath:"#/properties/spec/properties/updateStrategy/properties/type/enum",keyword:"enum",params:{allowedValues: schema89.properties.spec.properties.updateStrategy.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema89.properties.spec.properties.updateStrategy.properties.type.enum,parentSchema:schema89.properties.spec.properties.updateStrategy.properties.type,data:data7};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -9924,7 +10170,7 @@ let data8 = data6.rollingUpdate;
 if(data8 && typeof data8 == "object" && !Array.isArray(data8)){
 for(const key3 in data8){
 if(!((key3 === "maxUnavailable") || (key3 === "maxSurge"))){
-const err12 = {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate",schemaPath:"#/properties/spec/properties/updateStrategy/properties/rollingUpdate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema88.properties.spec.properties.updateStrategy.properties.rollingUpdate,data:data8};
+const err12 = {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate",schemaPath:"#/properties/spec/properties/updateStrategy/properties/rollingUpdate/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema89.properties.spec.properties.updateStrategy.properties.rollingUpdate,data:data8};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10068,7 +10314,7 @@ vErrors = null;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate",schemaPath:"#/properties/spec/properties/updateStrategy/properties/rollingUpdate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.properties.spec.properties.updateStrategy.properties.rollingUpdate.type,parentSchema:schema88.properties.spec.properties.updateStrategy.properties.rollingUpdate,data:data8};
+const err21 = {instancePath:instancePath+"/spec/updateStrategy/rollingUpdate",schemaPath:"#/properties/spec/properties/updateStrategy/properties/rollingUpdate/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.properties.spec.properties.updateStrategy.properties.rollingUpdate.type,parentSchema:schema89.properties.spec.properties.updateStrategy.properties.rollingUpdate,data:data8};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -10080,7 +10326,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/spec/updateStrategy",schemaPath:"#/properties/spec/properties/updateStrategy/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.properties.spec.properties.updateStrategy.type,parentSchema:schema88.properties.spec.properties.updateStrategy,data:data6};
+const err22 = {instancePath:instancePath+"/spec/updateStrategy",schemaPath:"#/properties/spec/properties/updateStrategy/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.properties.spec.properties.updateStrategy.type,parentSchema:schema89.properties.spec.properties.updateStrategy,data:data6};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -10092,7 +10338,7 @@ errors++;
 }
 let data11 = data3.minReadySeconds;
 if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err23 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.spec.properties.minReadySeconds.type,parentSchema:schema88.properties.spec.properties.minReadySeconds,data:data11};
+const err23 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.spec.properties.minReadySeconds.type,parentSchema:schema89.properties.spec.properties.minReadySeconds,data:data11};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -10103,7 +10349,7 @@ errors++;
 }
 if((typeof data11 == "number") && (isFinite(data11))){
 if(data11 < 0 || isNaN(data11)){
-const err24 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema88.properties.spec.properties.minReadySeconds,data:data11};
+const err24 = {instancePath:instancePath+"/spec/minReadySeconds",schemaPath:"#/properties/spec/properties/minReadySeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema89.properties.spec.properties.minReadySeconds,data:data11};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -10115,7 +10361,7 @@ errors++;
 }
 let data12 = data3.revisionHistoryLimit;
 if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err25 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema88.properties.spec.properties.revisionHistoryLimit.type,parentSchema:schema88.properties.spec.properties.revisionHistoryLimit,data:data12};
+const err25 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema89.properties.spec.properties.revisionHistoryLimit.type,parentSchema:schema89.properties.spec.properties.revisionHistoryLimit,data:data12};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -10126,7 +10372,7 @@ errors++;
 }
 if((typeof data12 == "number") && (isFinite(data12))){
 if(data12 < 0 || isNaN(data12)){
-const err26 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema88.properties.spec.properties.revisionHistoryLimit,data:data12};
+const err26 = {instancePath:instancePath+"/spec/revisionHistoryLimit",schemaPath:"#/properties/spec/properties/revisionHistoryLimit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema89.properties.spec.properties.revisionHistoryLimit,data:data12};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -10138,7 +10384,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.properties.spec.type,parentSchema:schema88.properties.spec,data:data3};
+const err27 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.properties.spec.type,parentSchema:schema89.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -10153,7 +10399,7 @@ let data13 = data.status;
 if(data13 && typeof data13 == "object" && !Array.isArray(data13)){
 }
 else {
-const err28 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data13};
+const err28 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data13};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10165,7 +10411,7 @@ errors++;
 }
 }
 else {
-const err29 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema88.type,parentSchema:schema88,data};
+const err29 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema89.type,parentSchema:schema89,data};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10174,14 +10420,14 @@ vErrors.push(err29);
 }
 errors++;
 }
-validate85.errors = vErrors;
+validate89.errors = vErrors;
 return errors === 0;
 }
 
-export const Service = validate94;
-const schema99 = {"$id":"service.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Service","description":"A Service (v1): a virtual IP (and optionally a port on every node) in front of ready pods.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ServiceSpec","type":"object","additionalProperties":false,"required":["ports"],"properties":{"type":{"enum":["ClusterIP","NodePort"],"default":"ClusterIP"},"selector":{"$ref":"definitions.json#/definitions/StringMap"},"ports":{"type":"array","minItems":1,"items":{"title":"ServicePort","type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string","minLength":1},"protocol":{"enum":["TCP","UDP"],"default":"TCP"},"port":{"$ref":"definitions.json#/definitions/Port"},"targetPort":{"$ref":"definitions.json#/definitions/IntOrString"},"nodePort":{"$ref":"definitions.json#/definitions/Port"},"appProtocol":{"type":"string","x-coxswain":"no-effect"}}}},"clusterIP":{"type":"string","description":"An address in the cluster's serviceCIDR, or None for a headless service."},"clusterIPs":{"type":"array","items":{"type":"string"},"x-coxswain":"no-effect"},"sessionAffinity":{"enum":["None","ClientIP"],"default":"None"},"sessionAffinityConfig":{"title":"SessionAffinityConfig","type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"publishNotReadyAddresses":{"type":"boolean"},"externalTrafficPolicy":{"type":"string","x-coxswain":"no-effect"},"internalTrafficPolicy":{"type":"string","x-coxswain":"no-effect"},"ipFamilies":{"type":"array","x-coxswain":"no-effect"},"ipFamilyPolicy":{"type":"string","x-coxswain":"no-effect"},"externalIPs":{"x-coxswain":"unsupported"},"externalName":{"x-coxswain":"unsupported"},"loadBalancerIP":{"x-coxswain":"unsupported"},"loadBalancerSourceRanges":{"x-coxswain":"unsupported"},"loadBalancerClass":{"x-coxswain":"unsupported"},"healthCheckNodePort":{"x-coxswain":"unsupported"},"allocateLoadBalancerNodePorts":{"x-coxswain":"unsupported"},"trafficDistribution":{"x-coxswain":"unsupported"}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+export const Service = validate98;
+const schema100 = {"$id":"service.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Service","description":"A Service (v1): a virtual IP (and optionally a port on every node) in front of ready pods.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Service"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ServiceSpec","type":"object","additionalProperties":false,"required":["ports"],"properties":{"type":{"enum":["ClusterIP","NodePort"],"default":"ClusterIP"},"selector":{"$ref":"definitions.json#/definitions/StringMap"},"ports":{"type":"array","minItems":1,"items":{"title":"ServicePort","type":"object","additionalProperties":false,"required":["port"],"properties":{"name":{"type":"string","minLength":1},"protocol":{"enum":["TCP","UDP"],"default":"TCP"},"port":{"$ref":"definitions.json#/definitions/Port"},"targetPort":{"$ref":"definitions.json#/definitions/IntOrString"},"nodePort":{"$ref":"definitions.json#/definitions/Port"},"appProtocol":{"type":"string","x-coxswain":"no-effect"}}}},"clusterIP":{"type":"string","description":"An address in the cluster's serviceCIDR, or None for a headless service."},"clusterIPs":{"type":"array","items":{"type":"string"},"x-coxswain":"no-effect"},"sessionAffinity":{"enum":["None","ClientIP"],"default":"None"},"sessionAffinityConfig":{"title":"SessionAffinityConfig","type":"object","additionalProperties":false,"properties":{"clientIP":{"type":"object","additionalProperties":false,"properties":{"timeoutSeconds":{"type":"integer","minimum":1,"maximum":86400}}}}},"publishNotReadyAddresses":{"type":"boolean"},"externalTrafficPolicy":{"type":"string","x-coxswain":"no-effect"},"internalTrafficPolicy":{"type":"string","x-coxswain":"no-effect"},"ipFamilies":{"type":"array","x-coxswain":"no-effect"},"ipFamilyPolicy":{"type":"string","x-coxswain":"no-effect"},"externalIPs":{"x-coxswain":"unsupported"},"externalName":{"x-coxswain":"unsupported"},"loadBalancerIP":{"x-coxswain":"unsupported"},"loadBalancerSourceRanges":{"x-coxswain":"unsupported"},"loadBalancerClass":{"x-coxswain":"unsupported"},"healthCheckNodePort":{"x-coxswain":"unsupported"},"allocateLoadBalancerNodePorts":{"x-coxswain":"unsupported"},"trafficDistribution":{"x-coxswain":"unsupported"}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
 
-function validate95(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate99(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -10485,18 +10731,18 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate95.errors = vErrors;
+validate99.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate94(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="service.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -10506,7 +10752,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -10516,7 +10762,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -10526,7 +10772,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema99.required,parentSchema:schema99,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema100.required,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -10537,7 +10783,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema99,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -10550,7 +10796,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("v1" !== data0){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema99.properties.apiVersion,data:data0};
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema100.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -10563,7 +10809,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("Service" !== data1){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Service"},message:"must be equal to constant",schema:"Service",parentSchema:schema99.properties.kind,data:data1};
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Service"},message:"must be equal to constant",schema:"Service",parentSchema:schema100.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -10574,8 +10820,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate95.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate95.errors : vErrors.concat(validate95.errors);
+if(!(validate99.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate99.errors : vErrors.concat(validate99.errors);
 errors = vErrors.length;
 }
 }
@@ -10589,7 +10835,7 @@ if(data3.sessionAffinity === undefined){
 data3.sessionAffinity = "None";
 }
 if(data3.ports === undefined){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "ports"},message:"must have required property '"+"ports"+"'",schema:schema99.properties.spec.required,parentSchema:schema99.properties.spec,data:data3};
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "ports"},message:"must have required property '"+"ports"+"'",schema:schema100.properties.spec.required,parentSchema:schema100.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -10599,8 +10845,8 @@ vErrors.push(err7);
 errors++;
 }
 for(const key1 in data3){
-if(!(func2.call(schema99.properties.spec.properties, key1))){
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema99.properties.spec,data:data3};
+if(!(func2.call(schema100.properties.spec.properties, key1))){
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema100.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -10612,7 +10858,7 @@ errors++;
 }
 let data4 = data3.type;
 if(!((data4 === "ClusterIP") || (data4 === "NodePort"))){
-const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema99.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema99.properties.spec.properties.type.enum,parentSchema:schema99.properties.spec.properties.type,data:data4};
+const err9 = {instancePath:instancePath+"/spec/type",schemaPath:"#/properties/spec/properties/type/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.type.enum},message:"must be equal to one of the allowed values",schema:schema100.properties.spec.properties.type.enum,parentSchema:schema100.properties.spec.properties.type,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -10653,7 +10899,7 @@ if(data3.ports !== undefined){
 let data7 = data3.ports;
 if(Array.isArray(data7)){
 if(data7.length < 1){
-const err12 = {instancePath:instancePath+"/spec/ports",schemaPath:"#/properties/spec/properties/ports/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema99.properties.spec.properties.ports,data:data7};
+const err12 = {instancePath:instancePath+"/spec/ports",schemaPath:"#/properties/spec/properties/ports/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema100.properties.spec.properties.ports,data:data7};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -10670,7 +10916,7 @@ if(data8.protocol === undefined){
 data8.protocol = "TCP";
 }
 if(data8.port === undefined){
-const err13 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema99.properties.spec.properties.ports.items.required,parentSchema:schema99.properties.spec.properties.ports.items,data:data8};
+const err13 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'",schema:schema100.properties.spec.properties.ports.items.required,parentSchema:schema100.properties.spec.properties.ports.items,data:data8};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -10681,7 +10927,7 @@ errors++;
 }
 for(const key3 in data8){
 if(!((((((key3 === "name") || (key3 === "protocol")) || (key3 === "port")) || (key3 === "targetPort")) || (key3 === "nodePort")) || (key3 === "appProtocol"))){
-const err14 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema99.properties.spec.properties.ports.items,data:data8};
+const err14 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema100.properties.spec.properties.ports.items,data:data8};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -10695,7 +10941,7 @@ if(data8.name !== undefined){
 let data9 = data8.name;
 if(typeof data9 === "string"){
 if(func3(data9) < 1){
-const err15 = {instancePath:instancePath+"/spec/ports/" + i0+"/name",schemaPath:"#/properties/spec/properties/ports/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema99.properties.spec.properties.ports.items.properties.name,data:data9};
+const err15 = {instancePath:instancePath+"/spec/ports/" + i0+"/name",schemaPath:"#/properties/spec/properties/ports/items/properties/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema100.properties.spec.properties.ports.items.properties.name,data:data9};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -10706,7 +10952,7 @@ errors++;
 }
 }
 else {
-const err16 = {instancePath:instancePath+"/spec/ports/" + i0+"/name",schemaPath:"#/properties/spec/properties/ports/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.spec.properties.ports.items.properties.name.type,parentSchema:schema99.properties.spec.properties.ports.items.properties.name,data:data9};
+const err16 = {instancePath:instancePath+"/spec/ports/" + i0+"/name",schemaPath:"#/properties/spec/properties/ports/items/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.spec.properties.ports.items.properties.name.type,parentSchema:schema100.properties.spec.properties.ports.items.properties.name,data:data9};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -10718,7 +10964,7 @@ errors++;
 }
 let data10 = data8.protocol;
 if(!((data10 === "TCP") || (data10 === "UDP"))){
-const err17 = {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",schemaPath:"#/properties/spec/properties/ports/items/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema99.properties.spec.properties.ports.items.properties.protocol.enum},message:"must be equal to one of the allowed values",schema:schema99.properties.spec.properties.ports.items.properties.protocol.enum,parentSchema:schema99.properties.spec.properties.ports.items.properties.protocol,data:data10};
+const err17 = {instancePath:instancePath+"/spec/ports/" + i0+"/protocol",schemaPath:"#/properties/spec/properties/ports/items/properties/protocol/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.ports.items.properties.protocol.enum},message:"must be equal to one of the allowed values",schema:schema100.properties.spec.properties.ports.items.properties.protocol.enum,parentSchema:schema100.properties.spec.properties.ports.items.properties.protocol,data:data10};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -10866,7 +11112,7 @@ errors++;
 if(data8.appProtocol !== undefined){
 let data14 = data8.appProtocol;
 if(typeof data14 !== "string"){
-const err28 = {instancePath:instancePath+"/spec/ports/" + i0+"/appProtocol",schemaPath:"#/properties/spec/properties/ports/items/properties/appProtocol/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.spec.properties.ports.items.properties.appProtocol.type,parentSchema:schema99.properties.spec.properties.ports.items.properties.appProtocol,data:data14};
+const err28 = {instancePath:instancePath+"/spec/ports/" + i0+"/appProtocol",schemaPath:"#/properties/spec/properties/ports/items/properties/appProtocol/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.spec.properties.ports.items.properties.appProtocol.type,parentSchema:schema100.properties.spec.properties.ports.items.properties.appProtocol,data:data14};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -10879,7 +11125,7 @@ this.noEffect.push(instancePath + "/spec/ports/" + i0+"/appProtocol");
 }
 }
 else {
-const err29 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.properties.spec.properties.ports.items.type,parentSchema:schema99.properties.spec.properties.ports.items,data:data8};
+const err29 = {instancePath:instancePath+"/spec/ports/" + i0,schemaPath:"#/properties/spec/properties/ports/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.properties.spec.properties.ports.items.type,parentSchema:schema100.properties.spec.properties.ports.items,data:data8};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -10891,7 +11137,7 @@ errors++;
 }
 }
 else {
-const err30 = {instancePath:instancePath+"/spec/ports",schemaPath:"#/properties/spec/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema99.properties.spec.properties.ports.type,parentSchema:schema99.properties.spec.properties.ports,data:data7};
+const err30 = {instancePath:instancePath+"/spec/ports",schemaPath:"#/properties/spec/properties/ports/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema100.properties.spec.properties.ports.type,parentSchema:schema100.properties.spec.properties.ports,data:data7};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -10904,7 +11150,7 @@ errors++;
 if(data3.clusterIP !== undefined){
 let data15 = data3.clusterIP;
 if(typeof data15 !== "string"){
-const err31 = {instancePath:instancePath+"/spec/clusterIP",schemaPath:"#/properties/spec/properties/clusterIP/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.spec.properties.clusterIP.type,parentSchema:schema99.properties.spec.properties.clusterIP,data:data15};
+const err31 = {instancePath:instancePath+"/spec/clusterIP",schemaPath:"#/properties/spec/properties/clusterIP/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.spec.properties.clusterIP.type,parentSchema:schema100.properties.spec.properties.clusterIP,data:data15};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -10922,7 +11168,7 @@ const len1 = data16.length;
 for(let i1=0; i1<len1; i1++){
 let data17 = data16[i1];
 if(typeof data17 !== "string"){
-const err32 = {instancePath:instancePath+"/spec/clusterIPs/" + i1,schemaPath:"#/properties/spec/properties/clusterIPs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.spec.properties.clusterIPs.items.type,parentSchema:schema99.properties.spec.properties.clusterIPs.items,data:data17};
+const err32 = {instancePath:instancePath+"/spec/clusterIPs/" + i1,schemaPath:"#/properties/spec/properties/clusterIPs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.spec.properties.clusterIPs.items.type,parentSchema:schema100.properties.spec.properties.clusterIPs.items,data:data17};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -10934,7 +11180,7 @@ errors++;
 }
 }
 else {
-const err33 = {instancePath:instancePath+"/spec/clusterIPs",schemaPath:"#/properties/spec/properties/clusterIPs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema99.properties.spec.properties.clusterIPs.type,parentSchema:schema99.properties.spec.properties.clusterIPs,data:data16};
+const err33 = {instancePath:instancePath+"/spec/clusterIPs",schemaPath:"#/properties/spec/properties/clusterIPs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema100.properties.spec.properties.clusterIPs.type,parentSchema:schema100.properties.spec.properties.clusterIPs,data:data16};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -10946,7 +11192,7 @@ errors++;
 }
 let data18 = data3.sessionAffinity;
 if(!((data18 === "None") || (data18 === "ClientIP"))){
-const err34 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema99.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values",schema:schema99.properties.spec.properties.sessionAffinity.enum,parentSchema:schema99.properties.spec.properties.sessionAffinity,data:data18};
+const err34 = {instancePath:instancePath+"/spec/sessionAffinity",schemaPath:"#/properties/spec/properties/sessionAffinity/enum",keyword:"enum",params:{allowedValues: schema100.properties.spec.properties.sessionAffinity.enum},message:"must be equal to one of the allowed values",schema:schema100.properties.spec.properties.sessionAffinity.enum,parentSchema:schema100.properties.spec.properties.sessionAffinity,data:data18};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -10960,7 +11206,7 @@ let data19 = data3.sessionAffinityConfig;
 if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
 for(const key4 in data19){
 if(!(key4 === "clientIP")){
-const err35 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema99.properties.spec.properties.sessionAffinityConfig,data:data19};
+const err35 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema100.properties.spec.properties.sessionAffinityConfig,data:data19};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -10975,7 +11221,7 @@ let data20 = data19.clientIP;
 if(data20 && typeof data20 == "object" && !Array.isArray(data20)){
 for(const key5 in data20){
 if(!(key5 === "timeoutSeconds")){
-const err36 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema99.properties.spec.properties.sessionAffinityConfig.properties.clientIP,data:data20};
+const err36 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema100.properties.spec.properties.sessionAffinityConfig.properties.clientIP,data:data20};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -10988,7 +11234,7 @@ errors++;
 if(data20.timeoutSeconds !== undefined){
 let data21 = data20.timeoutSeconds;
 if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err37 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema99.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds.type,parentSchema:schema99.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds,data:data21};
+const err37 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema100.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds.type,parentSchema:schema100.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds,data:data21};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -10999,7 +11245,7 @@ errors++;
 }
 if((typeof data21 == "number") && (isFinite(data21))){
 if(data21 > 86400 || isNaN(data21)){
-const err38 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema99.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds,data:data21};
+const err38 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/maximum",keyword:"maximum",params:{comparison: "<=", limit: 86400},message:"must be <= 86400",schema:86400,parentSchema:schema100.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds,data:data21};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -11009,7 +11255,7 @@ vErrors.push(err38);
 errors++;
 }
 if(data21 < 1 || isNaN(data21)){
-const err39 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema99.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds,data:data21};
+const err39 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP/timeoutSeconds",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/properties/timeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema100.properties.spec.properties.sessionAffinityConfig.properties.clientIP.properties.timeoutSeconds,data:data21};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -11022,7 +11268,7 @@ errors++;
 }
 }
 else {
-const err40 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.properties.spec.properties.sessionAffinityConfig.properties.clientIP.type,parentSchema:schema99.properties.spec.properties.sessionAffinityConfig.properties.clientIP,data:data20};
+const err40 = {instancePath:instancePath+"/spec/sessionAffinityConfig/clientIP",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/properties/clientIP/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.properties.spec.properties.sessionAffinityConfig.properties.clientIP.type,parentSchema:schema100.properties.spec.properties.sessionAffinityConfig.properties.clientIP,data:data20};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -11034,7 +11280,7 @@ errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.properties.spec.properties.sessionAffinityConfig.type,parentSchema:schema99.properties.spec.properties.sessionAffinityConfig,data:data19};
+const err41 = {instancePath:instancePath+"/spec/sessionAffinityConfig",schemaPath:"#/properties/spec/properties/sessionAffinityConfig/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.properties.spec.properties.sessionAffinityConfig.type,parentSchema:schema100.properties.spec.properties.sessionAffinityConfig,data:data19};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -11047,7 +11293,7 @@ errors++;
 if(data3.publishNotReadyAddresses !== undefined){
 let data22 = data3.publishNotReadyAddresses;
 if(typeof data22 !== "boolean"){
-const err42 = {instancePath:instancePath+"/spec/publishNotReadyAddresses",schemaPath:"#/properties/spec/properties/publishNotReadyAddresses/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema99.properties.spec.properties.publishNotReadyAddresses.type,parentSchema:schema99.properties.spec.properties.publishNotReadyAddresses,data:data22};
+const err42 = {instancePath:instancePath+"/spec/publishNotReadyAddresses",schemaPath:"#/properties/spec/properties/publishNotReadyAddresses/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema100.properties.spec.properties.publishNotReadyAddresses.type,parentSchema:schema100.properties.spec.properties.publishNotReadyAddresses,data:data22};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -11060,7 +11306,7 @@ errors++;
 if(data3.externalTrafficPolicy !== undefined){
 let data23 = data3.externalTrafficPolicy;
 if(typeof data23 !== "string"){
-const err43 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.spec.properties.externalTrafficPolicy.type,parentSchema:schema99.properties.spec.properties.externalTrafficPolicy,data:data23};
+const err43 = {instancePath:instancePath+"/spec/externalTrafficPolicy",schemaPath:"#/properties/spec/properties/externalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.spec.properties.externalTrafficPolicy.type,parentSchema:schema100.properties.spec.properties.externalTrafficPolicy,data:data23};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -11074,7 +11320,7 @@ this.noEffect.push(instancePath + "/spec/externalTrafficPolicy");
 if(data3.internalTrafficPolicy !== undefined){
 let data24 = data3.internalTrafficPolicy;
 if(typeof data24 !== "string"){
-const err44 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.spec.properties.internalTrafficPolicy.type,parentSchema:schema99.properties.spec.properties.internalTrafficPolicy,data:data24};
+const err44 = {instancePath:instancePath+"/spec/internalTrafficPolicy",schemaPath:"#/properties/spec/properties/internalTrafficPolicy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.spec.properties.internalTrafficPolicy.type,parentSchema:schema100.properties.spec.properties.internalTrafficPolicy,data:data24};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -11088,7 +11334,7 @@ this.noEffect.push(instancePath + "/spec/internalTrafficPolicy");
 if(data3.ipFamilies !== undefined){
 let data25 = data3.ipFamilies;
 if(!(Array.isArray(data25))){
-const err45 = {instancePath:instancePath+"/spec/ipFamilies",schemaPath:"#/properties/spec/properties/ipFamilies/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema99.properties.spec.properties.ipFamilies.type,parentSchema:schema99.properties.spec.properties.ipFamilies,data:data25};
+const err45 = {instancePath:instancePath+"/spec/ipFamilies",schemaPath:"#/properties/spec/properties/ipFamilies/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema100.properties.spec.properties.ipFamilies.type,parentSchema:schema100.properties.spec.properties.ipFamilies,data:data25};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -11102,7 +11348,7 @@ this.noEffect.push(instancePath + "/spec/ipFamilies");
 if(data3.ipFamilyPolicy !== undefined){
 let data26 = data3.ipFamilyPolicy;
 if(typeof data26 !== "string"){
-const err46 = {instancePath:instancePath+"/spec/ipFamilyPolicy",schemaPath:"#/properties/spec/properties/ipFamilyPolicy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema99.properties.spec.properties.ipFamilyPolicy.type,parentSchema:schema99.properties.spec.properties.ipFamilyPolicy,data:data26};
+const err46 = {instancePath:instancePath+"/spec/ipFamilyPolicy",schemaPath:"#/properties/spec/properties/ipFamilyPolicy/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema100.properties.spec.properties.ipFamilyPolicy.type,parentSchema:schema100.properties.spec.properties.ipFamilyPolicy,data:data26};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -11115,7 +11361,7 @@ this.noEffect.push(instancePath + "/spec/ipFamilyPolicy");
 }
 if(data3.externalIPs !== undefined){
 if(true){
-const err47 = {instancePath:instancePath+"/spec/externalIPs",schemaPath:"#/properties/spec/properties/externalIPs/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.externalIPs,data:data3.externalIPs};
+const err47 = {instancePath:instancePath+"/spec/externalIPs",schemaPath:"#/properties/spec/properties/externalIPs/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.externalIPs,data:data3.externalIPs};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -11127,7 +11373,7 @@ errors++;
 }
 if(data3.externalName !== undefined){
 if(true){
-const err48 = {instancePath:instancePath+"/spec/externalName",schemaPath:"#/properties/spec/properties/externalName/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.externalName,data:data3.externalName};
+const err48 = {instancePath:instancePath+"/spec/externalName",schemaPath:"#/properties/spec/properties/externalName/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.externalName,data:data3.externalName};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -11139,7 +11385,7 @@ errors++;
 }
 if(data3.loadBalancerIP !== undefined){
 if(true){
-const err49 = {instancePath:instancePath+"/spec/loadBalancerIP",schemaPath:"#/properties/spec/properties/loadBalancerIP/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.loadBalancerIP,data:data3.loadBalancerIP};
+const err49 = {instancePath:instancePath+"/spec/loadBalancerIP",schemaPath:"#/properties/spec/properties/loadBalancerIP/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.loadBalancerIP,data:data3.loadBalancerIP};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -11151,7 +11397,7 @@ errors++;
 }
 if(data3.loadBalancerSourceRanges !== undefined){
 if(true){
-const err50 = {instancePath:instancePath+"/spec/loadBalancerSourceRanges",schemaPath:"#/properties/spec/properties/loadBalancerSourceRanges/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.loadBalancerSourceRanges,data:data3.loadBalancerSourceRanges};
+const err50 = {instancePath:instancePath+"/spec/loadBalancerSourceRanges",schemaPath:"#/properties/spec/properties/loadBalancerSourceRanges/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.loadBalancerSourceRanges,data:data3.loadBalancerSourceRanges};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -11163,7 +11409,7 @@ errors++;
 }
 if(data3.loadBalancerClass !== undefined){
 if(true){
-const err51 = {instancePath:instancePath+"/spec/loadBalancerClass",schemaPath:"#/properties/spec/properties/loadBalancerClass/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.loadBalancerClass,data:data3.loadBalancerClass};
+const err51 = {instancePath:instancePath+"/spec/loadBalancerClass",schemaPath:"#/properties/spec/properties/loadBalancerClass/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.loadBalancerClass,data:data3.loadBalancerClass};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -11175,7 +11421,7 @@ errors++;
 }
 if(data3.healthCheckNodePort !== undefined){
 if(true){
-const err52 = {instancePath:instancePath+"/spec/healthCheckNodePort",schemaPath:"#/properties/spec/properties/healthCheckNodePort/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.healthCheckNodePort,data:data3.healthCheckNodePort};
+const err52 = {instancePath:instancePath+"/spec/healthCheckNodePort",schemaPath:"#/properties/spec/properties/healthCheckNodePort/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.healthCheckNodePort,data:data3.healthCheckNodePort};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -11187,7 +11433,7 @@ errors++;
 }
 if(data3.allocateLoadBalancerNodePorts !== undefined){
 if(true){
-const err53 = {instancePath:instancePath+"/spec/allocateLoadBalancerNodePorts",schemaPath:"#/properties/spec/properties/allocateLoadBalancerNodePorts/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.allocateLoadBalancerNodePorts,data:data3.allocateLoadBalancerNodePorts};
+const err53 = {instancePath:instancePath+"/spec/allocateLoadBalancerNodePorts",schemaPath:"#/properties/spec/properties/allocateLoadBalancerNodePorts/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.allocateLoadBalancerNodePorts,data:data3.allocateLoadBalancerNodePorts};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -11199,7 +11445,7 @@ errors++;
 }
 if(data3.trafficDistribution !== undefined){
 if(true){
-const err54 = {instancePath:instancePath+"/spec/trafficDistribution",schemaPath:"#/properties/spec/properties/trafficDistribution/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema99.properties.spec.properties.trafficDistribution,data:data3.trafficDistribution};
+const err54 = {instancePath:instancePath+"/spec/trafficDistribution",schemaPath:"#/properties/spec/properties/trafficDistribution/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema100.properties.spec.properties.trafficDistribution,data:data3.trafficDistribution};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -11211,7 +11457,7 @@ errors++;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.properties.spec.type,parentSchema:schema99.properties.spec,data:data3};
+const err55 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.properties.spec.type,parentSchema:schema100.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -11226,7 +11472,7 @@ let data35 = data.status;
 if(data35 && typeof data35 == "object" && !Array.isArray(data35)){
 }
 else {
-const err56 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data35};
+const err56 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data35};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -11238,7 +11484,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema99.type,parentSchema:schema99,data};
+const err57 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema100.type,parentSchema:schema100,data};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -11247,14 +11493,14 @@ vErrors.push(err57);
 }
 errors++;
 }
-validate94.errors = vErrors;
+validate98.errors = vErrors;
 return errors === 0;
 }
 
-export const Namespace = validate97;
-const schema108 = {"$id":"namespace.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Namespace","description":"A Namespace (v1). Namespaces used by objects exist without one.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Namespace"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"finalizers":{"type":"array","x-coxswain":"no-effect"}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+export const Namespace = validate101;
+const schema109 = {"$id":"namespace.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Namespace","description":"A Namespace (v1). Namespaces used by objects exist without one.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Namespace"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"type":"object","additionalProperties":false,"properties":{"finalizers":{"type":"array","x-coxswain":"no-effect"}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
 
-function validate98(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate102(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -11558,18 +11804,18 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate98.errors = vErrors;
+validate102.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate97(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="namespace.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema108.required,parentSchema:schema108,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema109.required,parentSchema:schema109,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -11579,7 +11825,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema108.required,parentSchema:schema108,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema109.required,parentSchema:schema109,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -11589,7 +11835,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema108.required,parentSchema:schema108,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema109.required,parentSchema:schema109,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -11600,7 +11846,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema108,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema109,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -11613,7 +11859,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("v1" !== data0){
-const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema108.properties.apiVersion,data:data0};
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema109.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -11626,7 +11872,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("Namespace" !== data1){
-const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Namespace"},message:"must be equal to constant",schema:"Namespace",parentSchema:schema108.properties.kind,data:data1};
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Namespace"},message:"must be equal to constant",schema:"Namespace",parentSchema:schema109.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -11637,8 +11883,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate98.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate98.errors : vErrors.concat(validate98.errors);
+if(!(validate102.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate102.errors : vErrors.concat(validate102.errors);
 errors = vErrors.length;
 }
 }
@@ -11647,7 +11893,7 @@ let data3 = data.spec;
 if(data3 && typeof data3 == "object" && !Array.isArray(data3)){
 for(const key1 in data3){
 if(!(key1 === "finalizers")){
-const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema108.properties.spec,data:data3};
+const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema109.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -11660,7 +11906,7 @@ errors++;
 if(data3.finalizers !== undefined){
 let data4 = data3.finalizers;
 if(!(Array.isArray(data4))){
-const err7 = {instancePath:instancePath+"/spec/finalizers",schemaPath:"#/properties/spec/properties/finalizers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema108.properties.spec.properties.finalizers.type,parentSchema:schema108.properties.spec.properties.finalizers,data:data4};
+const err7 = {instancePath:instancePath+"/spec/finalizers",schemaPath:"#/properties/spec/properties/finalizers/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema109.properties.spec.properties.finalizers.type,parentSchema:schema109.properties.spec.properties.finalizers,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -11673,7 +11919,7 @@ this.noEffect.push(instancePath + "/spec/finalizers");
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema108.properties.spec.type,parentSchema:schema108.properties.spec,data:data3};
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema109.properties.spec.type,parentSchema:schema109.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -11688,7 +11934,7 @@ let data5 = data.status;
 if(data5 && typeof data5 == "object" && !Array.isArray(data5)){
 }
 else {
-const err9 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data5};
+const err9 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data5};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -11700,7 +11946,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema108.type,parentSchema:schema108,data};
+const err10 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema109.type,parentSchema:schema109,data};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -11709,14 +11955,14 @@ vErrors.push(err10);
 }
 errors++;
 }
-validate97.errors = vErrors;
+validate101.errors = vErrors;
 return errors === 0;
 }
 
-export const ConfigMap = validate100;
-const schema113 = {"$id":"configmap.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ConfigMap","description":"A ConfigMap (v1).","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"data":{"$ref":"definitions.json#/definitions/StringMap"},"binaryData":{"type":"object","additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9+/]*={0,2}$"}},"immutable":{"type":"boolean"}}};
+export const ConfigMap = validate104;
+const schema114 = {"$id":"configmap.json","$schema":"http://json-schema.org/draft-07/schema#","title":"ConfigMap","description":"A ConfigMap (v1).","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"ConfigMap"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"data":{"$ref":"definitions.json#/definitions/StringMap"},"binaryData":{"type":"object","additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9+/]*={0,2}$"}},"immutable":{"type":"boolean"}}};
 
-function validate101(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate105(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12020,19 +12266,19 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate101.errors = vErrors;
+validate105.errors = vErrors;
 return errors === 0;
 }
 
 const pattern4 = new RegExp("^[A-Za-z0-9+/]*={0,2}$", "u");
 
-function validate100(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="configmap.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema113.required,parentSchema:schema113,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema114.required,parentSchema:schema114,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -12042,7 +12288,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema113.required,parentSchema:schema113,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema114.required,parentSchema:schema114,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -12052,7 +12298,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema113.required,parentSchema:schema113,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema114.required,parentSchema:schema114,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -12063,7 +12309,7 @@ errors++;
 }
 for(const key0 in data){
 if(!((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "data")) || (key0 === "binaryData")) || (key0 === "immutable"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema113,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema114,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -12076,7 +12322,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("v1" !== data0){
-const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema113.properties.apiVersion,data:data0};
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema114.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -12089,7 +12335,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("ConfigMap" !== data1){
-const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ConfigMap"},message:"must be equal to constant",schema:"ConfigMap",parentSchema:schema113.properties.kind,data:data1};
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "ConfigMap"},message:"must be equal to constant",schema:"ConfigMap",parentSchema:schema114.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -12100,8 +12346,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate101.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate101.errors : vErrors.concat(validate101.errors);
+if(!(validate105.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate105.errors : vErrors.concat(validate105.errors);
 errors = vErrors.length;
 }
 }
@@ -12140,7 +12386,7 @@ for(const key2 in data5){
 let data6 = data5[key2];
 if(typeof data6 === "string"){
 if(!pattern4.test(data6)){
-const err8 = {instancePath:instancePath+"/binaryData/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/binaryData/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]*={0,2}$"},message:"must match pattern \""+"^[A-Za-z0-9+/]*={0,2}$"+"\"",schema:"^[A-Za-z0-9+/]*={0,2}$",parentSchema:schema113.properties.binaryData.additionalProperties,data:data6};
+const err8 = {instancePath:instancePath+"/binaryData/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/binaryData/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]*={0,2}$"},message:"must match pattern \""+"^[A-Za-z0-9+/]*={0,2}$"+"\"",schema:"^[A-Za-z0-9+/]*={0,2}$",parentSchema:schema114.properties.binaryData.additionalProperties,data:data6};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -12151,7 +12397,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/binaryData/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/binaryData/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema113.properties.binaryData.additionalProperties.type,parentSchema:schema113.properties.binaryData.additionalProperties,data:data6};
+const err9 = {instancePath:instancePath+"/binaryData/" + key2.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/binaryData/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema114.properties.binaryData.additionalProperties.type,parentSchema:schema114.properties.binaryData.additionalProperties,data:data6};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -12163,7 +12409,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/binaryData",schemaPath:"#/properties/binaryData/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema113.properties.binaryData.type,parentSchema:schema113.properties.binaryData,data:data5};
+const err10 = {instancePath:instancePath+"/binaryData",schemaPath:"#/properties/binaryData/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema114.properties.binaryData.type,parentSchema:schema114.properties.binaryData,data:data5};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -12176,7 +12422,7 @@ errors++;
 if(data.immutable !== undefined){
 let data7 = data.immutable;
 if(typeof data7 !== "boolean"){
-const err11 = {instancePath:instancePath+"/immutable",schemaPath:"#/properties/immutable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema113.properties.immutable.type,parentSchema:schema113.properties.immutable,data:data7};
+const err11 = {instancePath:instancePath+"/immutable",schemaPath:"#/properties/immutable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema114.properties.immutable.type,parentSchema:schema114.properties.immutable,data:data7};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -12188,7 +12434,7 @@ errors++;
 }
 }
 else {
-const err12 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema113.type,parentSchema:schema113,data};
+const err12 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema114.type,parentSchema:schema114,data};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12197,14 +12443,14 @@ vErrors.push(err12);
 }
 errors++;
 }
-validate100.errors = vErrors;
+validate104.errors = vErrors;
 return errors === 0;
 }
 
-export const Secret = validate103;
-const schema118 = {"$id":"secret.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Secret","description":"A Secret (v1). Values are in Git: encrypt the repository or keep secrets out of it.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"type":{"type":"string","default":"Opaque"},"data":{"type":"object","description":"Values in base64.","additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9+/]*={0,2}$"}},"stringData":{"$ref":"definitions.json#/definitions/StringMap"},"immutable":{"type":"boolean"}}};
+export const Secret = validate107;
+const schema119 = {"$id":"secret.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Secret","description":"A Secret (v1). Values are in Git: encrypt the repository or keep secrets out of it.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Secret"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"type":{"type":"string","default":"Opaque"},"data":{"type":"object","description":"Values in base64.","additionalProperties":{"type":"string","pattern":"^[A-Za-z0-9+/]*={0,2}$"}},"stringData":{"$ref":"definitions.json#/definitions/StringMap"},"immutable":{"type":"boolean"}}};
 
-function validate104(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate108(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -12508,12 +12754,12 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate104.errors = vErrors;
+validate108.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate103(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="secret.json" */;
 let vErrors = null;
 let errors = 0;
@@ -12522,7 +12768,7 @@ if(data.type === undefined){
 data.type = "Opaque";
 }
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema119.required,parentSchema:schema119,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -12532,7 +12778,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema119.required,parentSchema:schema119,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -12542,7 +12788,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema118.required,parentSchema:schema118,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema119.required,parentSchema:schema119,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -12553,7 +12799,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "type")) || (key0 === "data")) || (key0 === "stringData")) || (key0 === "immutable"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema118,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema119,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -12566,7 +12812,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("v1" !== data0){
-const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema118.properties.apiVersion,data:data0};
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema119.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -12579,7 +12825,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("Secret" !== data1){
-const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Secret"},message:"must be equal to constant",schema:"Secret",parentSchema:schema118.properties.kind,data:data1};
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Secret"},message:"must be equal to constant",schema:"Secret",parentSchema:schema119.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -12590,14 +12836,14 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate104.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate104.errors : vErrors.concat(validate104.errors);
+if(!(validate108.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate108.errors : vErrors.concat(validate108.errors);
 errors = vErrors.length;
 }
 }
 let data3 = data.type;
 if(typeof data3 !== "string"){
-const err6 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema118.properties.type.type,parentSchema:schema118.properties.type,data:data3};
+const err6 = {instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema119.properties.type.type,parentSchema:schema119.properties.type,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -12613,7 +12859,7 @@ for(const key1 in data4){
 let data5 = data4[key1];
 if(typeof data5 === "string"){
 if(!pattern4.test(data5)){
-const err7 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/data/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]*={0,2}$"},message:"must match pattern \""+"^[A-Za-z0-9+/]*={0,2}$"+"\"",schema:"^[A-Za-z0-9+/]*={0,2}$",parentSchema:schema118.properties.data.additionalProperties,data:data5};
+const err7 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/data/additionalProperties/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9+/]*={0,2}$"},message:"must match pattern \""+"^[A-Za-z0-9+/]*={0,2}$"+"\"",schema:"^[A-Za-z0-9+/]*={0,2}$",parentSchema:schema119.properties.data.additionalProperties,data:data5};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -12624,7 +12870,7 @@ errors++;
 }
 }
 else {
-const err8 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/data/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema118.properties.data.additionalProperties.type,parentSchema:schema118.properties.data.additionalProperties,data:data5};
+const err8 = {instancePath:instancePath+"/data/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/data/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema119.properties.data.additionalProperties.type,parentSchema:schema119.properties.data.additionalProperties,data:data5};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -12636,7 +12882,7 @@ errors++;
 }
 }
 else {
-const err9 = {instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema118.properties.data.type,parentSchema:schema118.properties.data,data:data4};
+const err9 = {instancePath:instancePath+"/data",schemaPath:"#/properties/data/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema119.properties.data.type,parentSchema:schema119.properties.data,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -12677,7 +12923,7 @@ errors++;
 if(data.immutable !== undefined){
 let data8 = data.immutable;
 if(typeof data8 !== "boolean"){
-const err12 = {instancePath:instancePath+"/immutable",schemaPath:"#/properties/immutable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema118.properties.immutable.type,parentSchema:schema118.properties.immutable,data:data8};
+const err12 = {instancePath:instancePath+"/immutable",schemaPath:"#/properties/immutable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema119.properties.immutable.type,parentSchema:schema119.properties.immutable,data:data8};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -12689,7 +12935,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema118.type,parentSchema:schema118,data};
+const err13 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema119.type,parentSchema:schema119,data};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -12698,15 +12944,15 @@ vErrors.push(err13);
 }
 errors++;
 }
-validate103.errors = vErrors;
+validate107.errors = vErrors;
 return errors === 0;
 }
 
-export const Node = validate106;
-const schema123 = {"$id":"node.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Node","description":"A host Coxswain runs pods on (v1 Node with the spec.ssh extension).","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Node"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"NodeSpec","type":"object","additionalProperties":false,"required":["ssh"],"properties":{"ssh":{"title":"NodeSSH","description":"How the engine reaches this host (Coxswain extension).","type":"object","additionalProperties":false,"required":["address","hostKeys"],"properties":{"address":{"type":"string","minLength":1,"description":"IP address or DNS name of the host."},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"user":{"type":"string","minLength":1,"default":"root"},"hostKeys":{"type":"array","minItems":1,"description":"The pinned host public keys, each as OpenSSH writes them: \"ssh-ed25519 AAAA...\" (a trailing comment is allowed).","items":{"type":"string"}}}},"taints":{"type":"array","items":{"$ref":"definitions.json#/definitions/Taint"}},"unschedulable":{"type":"boolean","default":false},"podCIDR":{"type":"string","description":"This node's pod subnet; allocated from the cluster's podCIDR when absent."},"podCIDRs":{"type":"array","x-coxswain":"no-effect"},"providerID":{"type":"string","x-coxswain":"no-effect"},"configSource":{"x-coxswain":"unsupported"}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
-const schema127 = {"title":"Taint","type":"object","additionalProperties":false,"required":["key","effect"],"properties":{"key":{"type":"string","minLength":1},"value":{"type":"string"},"effect":{"enum":["NoSchedule","PreferNoSchedule","NoExecute"]},"timeAdded":{"type":["string","null"]}}};
+export const Node = validate110;
+const schema124 = {"$id":"node.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Node","description":"A host Coxswain runs pods on (v1 Node with the spec.ssh extension).","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"v1"},"kind":{"const":"Node"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"NodeSpec","type":"object","additionalProperties":false,"required":["ssh"],"properties":{"ssh":{"title":"NodeSSH","description":"How the engine reaches this host (Coxswain extension).","type":"object","additionalProperties":false,"required":["address","hostKeys"],"properties":{"address":{"type":"string","minLength":1,"description":"IP address or DNS name of the host."},"port":{"type":"integer","minimum":1,"maximum":65535,"default":22},"user":{"type":"string","minLength":1,"default":"root"},"hostKeys":{"type":"array","minItems":1,"description":"The pinned host public keys, each as OpenSSH writes them: \"ssh-ed25519 AAAA...\" (a trailing comment is allowed).","items":{"type":"string"}}}},"taints":{"type":"array","items":{"$ref":"definitions.json#/definitions/Taint"}},"unschedulable":{"type":"boolean","default":false},"podCIDR":{"type":"string","description":"This node's pod subnet; allocated from the cluster's podCIDR when absent."},"podCIDRs":{"type":"array","x-coxswain":"no-effect"},"providerID":{"type":"string","x-coxswain":"no-effect"},"configSource":{"x-coxswain":"unsupported"}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+const schema128 = {"title":"Taint","type":"object","additionalProperties":false,"required":["key","effect"],"properties":{"key":{"type":"string","minLength":1},"value":{"type":"string"},"effect":{"enum":["NoSchedule","PreferNoSchedule","NoExecute"]},"timeAdded":{"type":["string","null"]}}};
 
-function validate107(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate111(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13010,18 +13256,18 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate107.errors = vErrors;
+validate111.errors = vErrors;
 return errors === 0;
 }
 
 
-function validate106(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="node.json" */;
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema123.required,parentSchema:schema123,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema124.required,parentSchema:schema124,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13031,7 +13277,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema123.required,parentSchema:schema123,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema124.required,parentSchema:schema124,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -13041,7 +13287,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema123.required,parentSchema:schema123,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema124.required,parentSchema:schema124,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -13051,7 +13297,7 @@ vErrors.push(err2);
 errors++;
 }
 if(data.spec === undefined){
-const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema123.required,parentSchema:schema123,data};
+const err3 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "spec"},message:"must have required property '"+"spec"+"'",schema:schema124.required,parentSchema:schema124,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -13062,7 +13308,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema123,data};
+const err4 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema124,data};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -13075,7 +13321,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("v1" !== data0){
-const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema123.properties.apiVersion,data:data0};
+const err5 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "v1"},message:"must be equal to constant",schema:"v1",parentSchema:schema124.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -13088,7 +13334,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("Node" !== data1){
-const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Node"},message:"must be equal to constant",schema:"Node",parentSchema:schema123.properties.kind,data:data1};
+const err6 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Node"},message:"must be equal to constant",schema:"Node",parentSchema:schema124.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -13099,8 +13345,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate107.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate107.errors : vErrors.concat(validate107.errors);
+if(!(validate111.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate111.errors : vErrors.concat(validate111.errors);
 errors = vErrors.length;
 }
 }
@@ -13111,7 +13357,7 @@ if(data3.unschedulable === undefined){
 data3.unschedulable = false;
 }
 if(data3.ssh === undefined){
-const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "ssh"},message:"must have required property '"+"ssh"+"'",schema:schema123.properties.spec.required,parentSchema:schema123.properties.spec,data:data3};
+const err7 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/required",keyword:"required",params:{missingProperty: "ssh"},message:"must have required property '"+"ssh"+"'",schema:schema124.properties.spec.required,parentSchema:schema124.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -13122,7 +13368,7 @@ errors++;
 }
 for(const key1 in data3){
 if(!(((((((key1 === "ssh") || (key1 === "taints")) || (key1 === "unschedulable")) || (key1 === "podCIDR")) || (key1 === "podCIDRs")) || (key1 === "providerID")) || (key1 === "configSource"))){
-const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema123.properties.spec,data:data3};
+const err8 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema124.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -13142,7 +13388,7 @@ if(data4.user === undefined){
 data4.user = "root";
 }
 if(data4.address === undefined){
-const err9 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema123.properties.spec.properties.ssh.required,parentSchema:schema123.properties.spec.properties.ssh,data:data4};
+const err9 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/required",keyword:"required",params:{missingProperty: "address"},message:"must have required property '"+"address"+"'",schema:schema124.properties.spec.properties.ssh.required,parentSchema:schema124.properties.spec.properties.ssh,data:data4};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -13152,7 +13398,7 @@ vErrors.push(err9);
 errors++;
 }
 if(data4.hostKeys === undefined){
-const err10 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/required",keyword:"required",params:{missingProperty: "hostKeys"},message:"must have required property '"+"hostKeys"+"'",schema:schema123.properties.spec.properties.ssh.required,parentSchema:schema123.properties.spec.properties.ssh,data:data4};
+const err10 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/required",keyword:"required",params:{missingProperty: "hostKeys"},message:"must have required property '"+"hostKeys"+"'",schema:schema124.properties.spec.properties.ssh.required,parentSchema:schema124.properties.spec.properties.ssh,data:data4};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -13163,7 +13409,7 @@ errors++;
 }
 for(const key2 in data4){
 if(!((((key2 === "address") || (key2 === "port")) || (key2 === "user")) || (key2 === "hostKeys"))){
-const err11 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema123.properties.spec.properties.ssh,data:data4};
+const err11 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema124.properties.spec.properties.ssh,data:data4};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -13177,7 +13423,7 @@ if(data4.address !== undefined){
 let data5 = data4.address;
 if(typeof data5 === "string"){
 if(func3(data5) < 1){
-const err12 = {instancePath:instancePath+"/spec/ssh/address",schemaPath:"#/properties/spec/properties/ssh/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema123.properties.spec.properties.ssh.properties.address,data:data5};
+const err12 = {instancePath:instancePath+"/spec/ssh/address",schemaPath:"#/properties/spec/properties/ssh/properties/address/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema124.properties.spec.properties.ssh.properties.address,data:data5};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -13188,7 +13434,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/spec/ssh/address",schemaPath:"#/properties/spec/properties/ssh/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema123.properties.spec.properties.ssh.properties.address.type,parentSchema:schema123.properties.spec.properties.ssh.properties.address,data:data5};
+const err13 = {instancePath:instancePath+"/spec/ssh/address",schemaPath:"#/properties/spec/properties/ssh/properties/address/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.spec.properties.ssh.properties.address.type,parentSchema:schema124.properties.spec.properties.ssh.properties.address,data:data5};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -13200,7 +13446,7 @@ errors++;
 }
 let data6 = data4.port;
 if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err14 = {instancePath:instancePath+"/spec/ssh/port",schemaPath:"#/properties/spec/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema123.properties.spec.properties.ssh.properties.port.type,parentSchema:schema123.properties.spec.properties.ssh.properties.port,data:data6};
+const err14 = {instancePath:instancePath+"/spec/ssh/port",schemaPath:"#/properties/spec/properties/ssh/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema124.properties.spec.properties.ssh.properties.port.type,parentSchema:schema124.properties.spec.properties.ssh.properties.port,data:data6};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -13211,7 +13457,7 @@ errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
 if(data6 > 65535 || isNaN(data6)){
-const err15 = {instancePath:instancePath+"/spec/ssh/port",schemaPath:"#/properties/spec/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema123.properties.spec.properties.ssh.properties.port,data:data6};
+const err15 = {instancePath:instancePath+"/spec/ssh/port",schemaPath:"#/properties/spec/properties/ssh/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema124.properties.spec.properties.ssh.properties.port,data:data6};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -13221,7 +13467,7 @@ vErrors.push(err15);
 errors++;
 }
 if(data6 < 1 || isNaN(data6)){
-const err16 = {instancePath:instancePath+"/spec/ssh/port",schemaPath:"#/properties/spec/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema123.properties.spec.properties.ssh.properties.port,data:data6};
+const err16 = {instancePath:instancePath+"/spec/ssh/port",schemaPath:"#/properties/spec/properties/ssh/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema124.properties.spec.properties.ssh.properties.port,data:data6};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -13234,7 +13480,7 @@ errors++;
 let data7 = data4.user;
 if(typeof data7 === "string"){
 if(func3(data7) < 1){
-const err17 = {instancePath:instancePath+"/spec/ssh/user",schemaPath:"#/properties/spec/properties/ssh/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema123.properties.spec.properties.ssh.properties.user,data:data7};
+const err17 = {instancePath:instancePath+"/spec/ssh/user",schemaPath:"#/properties/spec/properties/ssh/properties/user/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema124.properties.spec.properties.ssh.properties.user,data:data7};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -13245,7 +13491,7 @@ errors++;
 }
 }
 else {
-const err18 = {instancePath:instancePath+"/spec/ssh/user",schemaPath:"#/properties/spec/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema123.properties.spec.properties.ssh.properties.user.type,parentSchema:schema123.properties.spec.properties.ssh.properties.user,data:data7};
+const err18 = {instancePath:instancePath+"/spec/ssh/user",schemaPath:"#/properties/spec/properties/ssh/properties/user/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.spec.properties.ssh.properties.user.type,parentSchema:schema124.properties.spec.properties.ssh.properties.user,data:data7};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -13258,7 +13504,7 @@ if(data4.hostKeys !== undefined){
 let data8 = data4.hostKeys;
 if(Array.isArray(data8)){
 if(data8.length < 1){
-const err19 = {instancePath:instancePath+"/spec/ssh/hostKeys",schemaPath:"#/properties/spec/properties/ssh/properties/hostKeys/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema123.properties.spec.properties.ssh.properties.hostKeys,data:data8};
+const err19 = {instancePath:instancePath+"/spec/ssh/hostKeys",schemaPath:"#/properties/spec/properties/ssh/properties/hostKeys/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema124.properties.spec.properties.ssh.properties.hostKeys,data:data8};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -13271,7 +13517,7 @@ const len0 = data8.length;
 for(let i0=0; i0<len0; i0++){
 let data9 = data8[i0];
 if(typeof data9 !== "string"){
-const err20 = {instancePath:instancePath+"/spec/ssh/hostKeys/" + i0,schemaPath:"#/properties/spec/properties/ssh/properties/hostKeys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema123.properties.spec.properties.ssh.properties.hostKeys.items.type,parentSchema:schema123.properties.spec.properties.ssh.properties.hostKeys.items,data:data9};
+const err20 = {instancePath:instancePath+"/spec/ssh/hostKeys/" + i0,schemaPath:"#/properties/spec/properties/ssh/properties/hostKeys/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.spec.properties.ssh.properties.hostKeys.items.type,parentSchema:schema124.properties.spec.properties.ssh.properties.hostKeys.items,data:data9};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -13283,7 +13529,7 @@ errors++;
 }
 }
 else {
-const err21 = {instancePath:instancePath+"/spec/ssh/hostKeys",schemaPath:"#/properties/spec/properties/ssh/properties/hostKeys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema123.properties.spec.properties.ssh.properties.hostKeys.type,parentSchema:schema123.properties.spec.properties.ssh.properties.hostKeys,data:data8};
+const err21 = {instancePath:instancePath+"/spec/ssh/hostKeys",schemaPath:"#/properties/spec/properties/ssh/properties/hostKeys/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema124.properties.spec.properties.ssh.properties.hostKeys.type,parentSchema:schema124.properties.spec.properties.ssh.properties.hostKeys,data:data8};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -13295,7 +13541,7 @@ errors++;
 }
 }
 else {
-const err22 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema123.properties.spec.properties.ssh.type,parentSchema:schema123.properties.spec.properties.ssh,data:data4};
+const err22 = {instancePath:instancePath+"/spec/ssh",schemaPath:"#/properties/spec/properties/ssh/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.properties.spec.properties.ssh.type,parentSchema:schema124.properties.spec.properties.ssh,data:data4};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -13313,7 +13559,7 @@ for(let i1=0; i1<len1; i1++){
 let data11 = data10[i1];
 if(data11 && typeof data11 == "object" && !Array.isArray(data11)){
 if(data11.key === undefined){
-const err23 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema127.required,parentSchema:schema127,data:data11};
+const err23 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/required",keyword:"required",params:{missingProperty: "key"},message:"must have required property '"+"key"+"'",schema:schema128.required,parentSchema:schema128,data:data11};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -13323,7 +13569,7 @@ vErrors.push(err23);
 errors++;
 }
 if(data11.effect === undefined){
-const err24 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/required",keyword:"required",params:{missingProperty: "effect"},message:"must have required property '"+"effect"+"'",schema:schema127.required,parentSchema:schema127,data:data11};
+const err24 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/required",keyword:"required",params:{missingProperty: "effect"},message:"must have required property '"+"effect"+"'",schema:schema128.required,parentSchema:schema128,data:data11};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -13334,7 +13580,7 @@ errors++;
 }
 for(const key3 in data11){
 if(!((((key3 === "key") || (key3 === "value")) || (key3 === "effect")) || (key3 === "timeAdded"))){
-const err25 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema127,data:data11};
+const err25 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema128,data:data11};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -13348,7 +13594,7 @@ if(data11.key !== undefined){
 let data12 = data11.key;
 if(typeof data12 === "string"){
 if(func3(data12) < 1){
-const err26 = {instancePath:instancePath+"/spec/taints/" + i1+"/key",schemaPath:"definitions.json#/definitions/Taint/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema127.properties.key,data:data12};
+const err26 = {instancePath:instancePath+"/spec/taints/" + i1+"/key",schemaPath:"definitions.json#/definitions/Taint/properties/key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema128.properties.key,data:data12};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -13359,7 +13605,7 @@ errors++;
 }
 }
 else {
-const err27 = {instancePath:instancePath+"/spec/taints/" + i1+"/key",schemaPath:"definitions.json#/definitions/Taint/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema127.properties.key.type,parentSchema:schema127.properties.key,data:data12};
+const err27 = {instancePath:instancePath+"/spec/taints/" + i1+"/key",schemaPath:"definitions.json#/definitions/Taint/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.key.type,parentSchema:schema128.properties.key,data:data12};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -13372,7 +13618,7 @@ errors++;
 if(data11.value !== undefined){
 let data13 = data11.value;
 if(typeof data13 !== "string"){
-const err28 = {instancePath:instancePath+"/spec/taints/" + i1+"/value",schemaPath:"definitions.json#/definitions/Taint/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema127.properties.value.type,parentSchema:schema127.properties.value,data:data13};
+const err28 = {instancePath:instancePath+"/spec/taints/" + i1+"/value",schemaPath:"definitions.json#/definitions/Taint/properties/value/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema128.properties.value.type,parentSchema:schema128.properties.value,data:data13};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -13385,7 +13631,7 @@ errors++;
 if(data11.effect !== undefined){
 let data14 = data11.effect;
 if(!(((data14 === "NoSchedule") || (data14 === "PreferNoSchedule")) || (data14 === "NoExecute"))){
-const err29 = {instancePath:instancePath+"/spec/taints/" + i1+"/effect",schemaPath:"definitions.json#/definitions/Taint/properties/effect/enum",keyword:"enum",params:{allowedValues: schema127.properties.effect.enum},message:"must be equal to one of the allowed values",schema:schema127.properties.effect.enum,parentSchema:schema127.properties.effect,data:data14};
+const err29 = {instancePath:instancePath+"/spec/taints/" + i1+"/effect",schemaPath:"definitions.json#/definitions/Taint/properties/effect/enum",keyword:"enum",params:{allowedValues: schema128.properties.effect.enum},message:"must be equal to one of the allowed values",schema:schema128.properties.effect.enum,parentSchema:schema128.properties.effect,data:data14};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -13398,7 +13644,7 @@ errors++;
 if(data11.timeAdded !== undefined){
 let data15 = data11.timeAdded;
 if((typeof data15 !== "string") && (data15 !== null)){
-const err30 = {instancePath:instancePath+"/spec/taints/" + i1+"/timeAdded",schemaPath:"definitions.json#/definitions/Taint/properties/timeAdded/type",keyword:"type",params:{type: schema127.properties.timeAdded.type},message:"must be string,null",schema:schema127.properties.timeAdded.type,parentSchema:schema127.properties.timeAdded,data:data15};
+const err30 = {instancePath:instancePath+"/spec/taints/" + i1+"/timeAdded",schemaPath:"definitions.json#/definitions/Taint/properties/timeAdded/type",keyword:"type",params:{type: schema128.properties.timeAdded.type},message:"must be string,null",schema:schema128.properties.timeAdded.type,parentSchema:schema128.properties.timeAdded,data:data15};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -13410,7 +13656,7 @@ errors++;
 }
 }
 else {
-const err31 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema127.type,parentSchema:schema127,data:data11};
+const err31 = {instancePath:instancePath+"/spec/taints/" + i1,schemaPath:"definitions.json#/definitions/Taint/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema128.type,parentSchema:schema128,data:data11};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -13422,7 +13668,7 @@ errors++;
 }
 }
 else {
-const err32 = {instancePath:instancePath+"/spec/taints",schemaPath:"#/properties/spec/properties/taints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema123.properties.spec.properties.taints.type,parentSchema:schema123.properties.spec.properties.taints,data:data10};
+const err32 = {instancePath:instancePath+"/spec/taints",schemaPath:"#/properties/spec/properties/taints/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema124.properties.spec.properties.taints.type,parentSchema:schema124.properties.spec.properties.taints,data:data10};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -13434,7 +13680,7 @@ errors++;
 }
 let data16 = data3.unschedulable;
 if(typeof data16 !== "boolean"){
-const err33 = {instancePath:instancePath+"/spec/unschedulable",schemaPath:"#/properties/spec/properties/unschedulable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema123.properties.spec.properties.unschedulable.type,parentSchema:schema123.properties.spec.properties.unschedulable,data:data16};
+const err33 = {instancePath:instancePath+"/spec/unschedulable",schemaPath:"#/properties/spec/properties/unschedulable/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema124.properties.spec.properties.unschedulable.type,parentSchema:schema124.properties.spec.properties.unschedulable,data:data16};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -13446,7 +13692,7 @@ errors++;
 if(data3.podCIDR !== undefined){
 let data17 = data3.podCIDR;
 if(typeof data17 !== "string"){
-const err34 = {instancePath:instancePath+"/spec/podCIDR",schemaPath:"#/properties/spec/properties/podCIDR/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema123.properties.spec.properties.podCIDR.type,parentSchema:schema123.properties.spec.properties.podCIDR,data:data17};
+const err34 = {instancePath:instancePath+"/spec/podCIDR",schemaPath:"#/properties/spec/properties/podCIDR/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.spec.properties.podCIDR.type,parentSchema:schema124.properties.spec.properties.podCIDR,data:data17};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -13459,7 +13705,7 @@ errors++;
 if(data3.podCIDRs !== undefined){
 let data18 = data3.podCIDRs;
 if(!(Array.isArray(data18))){
-const err35 = {instancePath:instancePath+"/spec/podCIDRs",schemaPath:"#/properties/spec/properties/podCIDRs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema123.properties.spec.properties.podCIDRs.type,parentSchema:schema123.properties.spec.properties.podCIDRs,data:data18};
+const err35 = {instancePath:instancePath+"/spec/podCIDRs",schemaPath:"#/properties/spec/properties/podCIDRs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema124.properties.spec.properties.podCIDRs.type,parentSchema:schema124.properties.spec.properties.podCIDRs,data:data18};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -13473,7 +13719,7 @@ this.noEffect.push(instancePath + "/spec/podCIDRs");
 if(data3.providerID !== undefined){
 let data19 = data3.providerID;
 if(typeof data19 !== "string"){
-const err36 = {instancePath:instancePath+"/spec/providerID",schemaPath:"#/properties/spec/properties/providerID/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema123.properties.spec.properties.providerID.type,parentSchema:schema123.properties.spec.properties.providerID,data:data19};
+const err36 = {instancePath:instancePath+"/spec/providerID",schemaPath:"#/properties/spec/properties/providerID/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema124.properties.spec.properties.providerID.type,parentSchema:schema124.properties.spec.properties.providerID,data:data19};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -13486,7 +13732,7 @@ this.noEffect.push(instancePath + "/spec/providerID");
 }
 if(data3.configSource !== undefined){
 if(true){
-const err37 = {instancePath:instancePath+"/spec/configSource",schemaPath:"#/properties/spec/properties/configSource/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema123.properties.spec.properties.configSource,data:data3.configSource};
+const err37 = {instancePath:instancePath+"/spec/configSource",schemaPath:"#/properties/spec/properties/configSource/x-coxswain",keyword:"x-coxswain",params:{},message:"unsupported",schema:"unsupported",parentSchema:schema124.properties.spec.properties.configSource,data:data3.configSource};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -13498,7 +13744,7 @@ errors++;
 }
 }
 else {
-const err38 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema123.properties.spec.type,parentSchema:schema123.properties.spec,data:data3};
+const err38 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.properties.spec.type,parentSchema:schema124.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -13513,7 +13759,7 @@ let data21 = data.status;
 if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
 }
 else {
-const err39 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data21};
+const err39 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data21};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -13525,7 +13771,7 @@ errors++;
 }
 }
 else {
-const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema123.type,parentSchema:schema123,data};
+const err40 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema124.type,parentSchema:schema124,data};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -13534,14 +13780,14 @@ vErrors.push(err40);
 }
 errors++;
 }
-validate106.errors = vErrors;
+validate110.errors = vErrors;
 return errors === 0;
 }
 
-export const Cluster = validate109;
-const schema129 = {"$id":"cluster.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Cluster","description":"Cluster-wide settings, kept in cluster.yaml (Coxswain's own kind). Every field has a default, so an absent cluster.yaml means all defaults.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"coxswain.dev/v1alpha1"},"kind":{"const":"Cluster"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ClusterSpec","type":"object","additionalProperties":false,"default":{},"properties":{"podCIDR":{"type":"string","default":"100.64.0.0/16","description":"Pod addresses; each node gets a /24 of it."},"serviceCIDR":{"type":"string","default":"100.127.0.0/24","description":"Service virtual IPs."},"nodePortRange":{"type":"string","pattern":"^[0-9]+-[0-9]+$","default":"30000-32767"},"proxyMode":{"enum":["ipvs","nftables","auto"],"default":"auto","description":"auto: ipvs when the host's kernel has it, else nftables."},"nodeHeartbeatIntervalSeconds":{"type":"number","exclusiveMinimum":0,"default":2,"description":"How often an agent reports that it is alive."},"nodeMonitorGracePeriodSeconds":{"type":"number","exclusiveMinimum":0,"default":8,"description":"Without a heartbeat for this long a node becomes Ready=Unknown (four missed heartbeats: no flapping on one slow one)."},"podEvictionTimeoutSeconds":{"type":"number","minimum":0,"default":15,"description":"After this long NotReady/Unknown, the node's pods are deleted and replaced elsewhere (pods' NoExecute tolerationSeconds override it)."},"scheduler":{"title":"SchedulerSettings","type":"object","additionalProperties":false,"default":{},"properties":{"scoringStrategy":{"enum":["LeastAllocated","MostAllocated"],"default":"LeastAllocated"}}},"policy":{"title":"SecurityPolicy","type":"object","additionalProperties":false,"default":{},"properties":{"allowPrivileged":{"type":"boolean","default":false,"description":"Allow containers with securityContext.privileged."},"allowHostNetwork":{"type":"boolean","default":false,"description":"Allow pods with hostNetwork: true."},"allowHostPath":{"type":"boolean","default":false,"description":"Allow hostPath volumes."},"allowHostPorts":{"type":"boolean","default":false,"description":"Allow containers to declare hostPort."}}},"previews":{"title":"PreviewPolicy","description":"Limits for PR preview namespaces (pr-<n>).","type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true},"nodeSelector":{"$ref":"definitions.json#/definitions/StringMap"},"limits":{"title":"PreviewLimits","type":"object","additionalProperties":false,"default":{},"properties":{"maxPods":{"type":"integer","minimum":0,"default":10,"description":"Replicas in one preview are scaled down to fit."},"maxReplicas":{"type":"integer","minimum":1,"default":1,"description":"Replicas per workload in a preview."},"cpu":{"$ref":"definitions.json#/definitions/Quantity"},"memory":{"$ref":"definitions.json#/definitions/Quantity"}}},"ttlHours":{"type":"number","minimum":0,"default":72,"description":"A preview not updated for this long is removed."}}}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
+export const Cluster = validate113;
+const schema130 = {"$id":"cluster.json","$schema":"http://json-schema.org/draft-07/schema#","title":"Cluster","description":"Cluster-wide settings, kept in cluster.yaml (Coxswain's own kind). Every field has a default, so an absent cluster.yaml means all defaults.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata"],"properties":{"apiVersion":{"const":"coxswain.dev/v1alpha1"},"kind":{"const":"Cluster"},"metadata":{"$ref":"definitions.json#/definitions/ObjectMeta"},"spec":{"title":"ClusterSpec","type":"object","additionalProperties":false,"default":{},"properties":{"podCIDR":{"type":"string","default":"100.64.0.0/16","description":"Pod addresses; each node gets a /24 of it."},"serviceCIDR":{"type":"string","default":"100.127.0.0/24","description":"Service virtual IPs."},"nodePortRange":{"type":"string","pattern":"^[0-9]+-[0-9]+$","default":"30000-32767"},"proxyMode":{"enum":["ipvs","nftables","auto"],"default":"auto","description":"auto: ipvs when the host's kernel has it, else nftables."},"nodeHeartbeatIntervalSeconds":{"type":"number","exclusiveMinimum":0,"default":2,"description":"How often an agent reports that it is alive."},"nodeMonitorGracePeriodSeconds":{"type":"number","exclusiveMinimum":0,"default":8,"description":"Without a heartbeat for this long a node becomes Ready=Unknown (four missed heartbeats: no flapping on one slow one)."},"podEvictionTimeoutSeconds":{"type":"number","minimum":0,"default":15,"description":"After this long NotReady/Unknown, the node's pods are deleted and replaced elsewhere (pods' NoExecute tolerationSeconds override it)."},"scheduler":{"title":"SchedulerSettings","type":"object","additionalProperties":false,"default":{},"properties":{"scoringStrategy":{"enum":["LeastAllocated","MostAllocated"],"default":"LeastAllocated"}}},"policy":{"title":"SecurityPolicy","type":"object","additionalProperties":false,"default":{},"properties":{"allowPrivileged":{"type":"boolean","default":false,"description":"Allow containers with securityContext.privileged."},"allowHostNetwork":{"type":"boolean","default":false,"description":"Allow pods with hostNetwork: true."},"allowHostPath":{"type":"boolean","default":false,"description":"Allow hostPath volumes."},"allowHostPorts":{"type":"boolean","default":false,"description":"Allow containers to declare hostPort."}}},"previews":{"title":"PreviewPolicy","description":"Limits for PR preview namespaces (pr-<n>).","type":"object","additionalProperties":false,"default":{},"properties":{"enabled":{"type":"boolean","default":true},"nodeSelector":{"$ref":"definitions.json#/definitions/StringMap"},"limits":{"title":"PreviewLimits","type":"object","additionalProperties":false,"default":{},"properties":{"maxPods":{"type":"integer","minimum":0,"default":10,"description":"Replicas in one preview are scaled down to fit."},"maxReplicas":{"type":"integer","minimum":1,"default":1,"description":"Replicas per workload in a preview."},"cpu":{"$ref":"definitions.json#/definitions/Quantity"},"memory":{"$ref":"definitions.json#/definitions/Quantity"}}},"ttlHours":{"type":"number","minimum":0,"default":72,"description":"A preview not updated for this long is removed."}}}}},"status":{"$ref":"definitions.json#/definitions/KubectlStatus"}}};
 
-function validate110(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate114(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
@@ -13845,13 +14091,13 @@ vErrors.push(err22);
 }
 errors++;
 }
-validate110.errors = vErrors;
+validate114.errors = vErrors;
 return errors === 0;
 }
 
 const pattern6 = new RegExp("^[0-9]+-[0-9]+$", "u");
 
-function validate109(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
+function validate113(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 /*# sourceURL="cluster.json" */;
 let vErrors = null;
 let errors = 0;
@@ -13860,7 +14106,7 @@ if(data.spec === undefined){
 data.spec = {};
 }
 if(data.apiVersion === undefined){
-const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err0 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "apiVersion"},message:"must have required property '"+"apiVersion"+"'",schema:schema130.required,parentSchema:schema130,data};
 if(vErrors === null){
 vErrors = [err0];
 }
@@ -13870,7 +14116,7 @@ vErrors.push(err0);
 errors++;
 }
 if(data.kind === undefined){
-const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err1 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "kind"},message:"must have required property '"+"kind"+"'",schema:schema130.required,parentSchema:schema130,data};
 if(vErrors === null){
 vErrors = [err1];
 }
@@ -13880,7 +14126,7 @@ vErrors.push(err1);
 errors++;
 }
 if(data.metadata === undefined){
-const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema129.required,parentSchema:schema129,data};
+const err2 = {instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: "metadata"},message:"must have required property '"+"metadata"+"'",schema:schema130.required,parentSchema:schema130,data};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -13891,7 +14137,7 @@ errors++;
 }
 for(const key0 in data){
 if(!(((((key0 === "apiVersion") || (key0 === "kind")) || (key0 === "metadata")) || (key0 === "spec")) || (key0 === "status"))){
-const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema129,data};
+const err3 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties",schema:false,parentSchema:schema130,data};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -13904,7 +14150,7 @@ errors++;
 if(data.apiVersion !== undefined){
 let data0 = data.apiVersion;
 if("coxswain.dev/v1alpha1" !== data0){
-const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "coxswain.dev/v1alpha1"},message:"must be equal to constant",schema:"coxswain.dev/v1alpha1",parentSchema:schema129.properties.apiVersion,data:data0};
+const err4 = {instancePath:instancePath+"/apiVersion",schemaPath:"#/properties/apiVersion/const",keyword:"const",params:{allowedValue: "coxswain.dev/v1alpha1"},message:"must be equal to constant",schema:"coxswain.dev/v1alpha1",parentSchema:schema130.properties.apiVersion,data:data0};
 if(vErrors === null){
 vErrors = [err4];
 }
@@ -13917,7 +14163,7 @@ errors++;
 if(data.kind !== undefined){
 let data1 = data.kind;
 if("Cluster" !== data1){
-const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Cluster"},message:"must be equal to constant",schema:"Cluster",parentSchema:schema129.properties.kind,data:data1};
+const err5 = {instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/const",keyword:"const",params:{allowedValue: "Cluster"},message:"must be equal to constant",schema:"Cluster",parentSchema:schema130.properties.kind,data:data1};
 if(vErrors === null){
 vErrors = [err5];
 }
@@ -13928,8 +14174,8 @@ errors++;
 }
 }
 if(data.metadata !== undefined){
-if(!(validate110.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
-vErrors = vErrors === null ? validate110.errors : vErrors.concat(validate110.errors);
+if(!(validate114.call(this, data.metadata, {instancePath:instancePath+"/metadata",parentData:data,parentDataProperty:"metadata",rootData}))){
+vErrors = vErrors === null ? validate114.errors : vErrors.concat(validate114.errors);
 errors = vErrors.length;
 }
 }
@@ -13966,8 +14212,8 @@ if(data3.previews === undefined){
 data3.previews = {};
 }
 for(const key1 in data3){
-if(!(func2.call(schema129.properties.spec.properties, key1))){
-const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema129.properties.spec,data:data3};
+if(!(func2.call(schema130.properties.spec.properties, key1))){
+const err6 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties",schema:false,parentSchema:schema130.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -13979,7 +14225,7 @@ errors++;
 }
 let data4 = data3.podCIDR;
 if(typeof data4 !== "string"){
-const err7 = {instancePath:instancePath+"/spec/podCIDR",schemaPath:"#/properties/spec/properties/podCIDR/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema129.properties.spec.properties.podCIDR.type,parentSchema:schema129.properties.spec.properties.podCIDR,data:data4};
+const err7 = {instancePath:instancePath+"/spec/podCIDR",schemaPath:"#/properties/spec/properties/podCIDR/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.spec.properties.podCIDR.type,parentSchema:schema130.properties.spec.properties.podCIDR,data:data4};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -13990,7 +14236,7 @@ errors++;
 }
 let data5 = data3.serviceCIDR;
 if(typeof data5 !== "string"){
-const err8 = {instancePath:instancePath+"/spec/serviceCIDR",schemaPath:"#/properties/spec/properties/serviceCIDR/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema129.properties.spec.properties.serviceCIDR.type,parentSchema:schema129.properties.spec.properties.serviceCIDR,data:data5};
+const err8 = {instancePath:instancePath+"/spec/serviceCIDR",schemaPath:"#/properties/spec/properties/serviceCIDR/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.spec.properties.serviceCIDR.type,parentSchema:schema130.properties.spec.properties.serviceCIDR,data:data5};
 if(vErrors === null){
 vErrors = [err8];
 }
@@ -14002,7 +14248,7 @@ errors++;
 let data6 = data3.nodePortRange;
 if(typeof data6 === "string"){
 if(!pattern6.test(data6)){
-const err9 = {instancePath:instancePath+"/spec/nodePortRange",schemaPath:"#/properties/spec/properties/nodePortRange/pattern",keyword:"pattern",params:{pattern: "^[0-9]+-[0-9]+$"},message:"must match pattern \""+"^[0-9]+-[0-9]+$"+"\"",schema:"^[0-9]+-[0-9]+$",parentSchema:schema129.properties.spec.properties.nodePortRange,data:data6};
+const err9 = {instancePath:instancePath+"/spec/nodePortRange",schemaPath:"#/properties/spec/properties/nodePortRange/pattern",keyword:"pattern",params:{pattern: "^[0-9]+-[0-9]+$"},message:"must match pattern \""+"^[0-9]+-[0-9]+$"+"\"",schema:"^[0-9]+-[0-9]+$",parentSchema:schema130.properties.spec.properties.nodePortRange,data:data6};
 if(vErrors === null){
 vErrors = [err9];
 }
@@ -14013,7 +14259,7 @@ errors++;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/spec/nodePortRange",schemaPath:"#/properties/spec/properties/nodePortRange/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema129.properties.spec.properties.nodePortRange.type,parentSchema:schema129.properties.spec.properties.nodePortRange,data:data6};
+const err10 = {instancePath:instancePath+"/spec/nodePortRange",schemaPath:"#/properties/spec/properties/nodePortRange/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema130.properties.spec.properties.nodePortRange.type,parentSchema:schema130.properties.spec.properties.nodePortRange,data:data6};
 if(vErrors === null){
 vErrors = [err10];
 }
@@ -14024,7 +14270,7 @@ errors++;
 }
 let data7 = data3.proxyMode;
 if(!(((data7 === "ipvs") || (data7 === "nftables")) || (data7 === "auto"))){
-const err11 = {instancePath:instancePath+"/spec/proxyMode",schemaPath:"#/properties/spec/properties/proxyMode/enum",keyword:"enum",params:{allowedValues: schema129.properties.spec.properties.proxyMode.enum},message:"must be equal to one of the allowed values",schema:schema129.properties.spec.properties.proxyMode.enum,parentSchema:schema129.properties.spec.properties.proxyMode,data:data7};
+const err11 = {instancePath:instancePath+"/spec/proxyMode",schemaPath:"#/properties/spec/properties/proxyMode/enum",keyword:"enum",params:{allowedValues: schema130.properties.spec.properties.proxyMode.enum},message:"must be equal to one of the allowed values",schema:schema130.properties.spec.properties.proxyMode.enum,parentSchema:schema130.properties.spec.properties.proxyMode,data:data7};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -14036,7 +14282,7 @@ errors++;
 let data8 = data3.nodeHeartbeatIntervalSeconds;
 if((typeof data8 == "number") && (isFinite(data8))){
 if(data8 <= 0 || isNaN(data8)){
-const err12 = {instancePath:instancePath+"/spec/nodeHeartbeatIntervalSeconds",schemaPath:"#/properties/spec/properties/nodeHeartbeatIntervalSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema129.properties.spec.properties.nodeHeartbeatIntervalSeconds,data:data8};
+const err12 = {instancePath:instancePath+"/spec/nodeHeartbeatIntervalSeconds",schemaPath:"#/properties/spec/properties/nodeHeartbeatIntervalSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema130.properties.spec.properties.nodeHeartbeatIntervalSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -14047,7 +14293,7 @@ errors++;
 }
 }
 else {
-const err13 = {instancePath:instancePath+"/spec/nodeHeartbeatIntervalSeconds",schemaPath:"#/properties/spec/properties/nodeHeartbeatIntervalSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema129.properties.spec.properties.nodeHeartbeatIntervalSeconds.type,parentSchema:schema129.properties.spec.properties.nodeHeartbeatIntervalSeconds,data:data8};
+const err13 = {instancePath:instancePath+"/spec/nodeHeartbeatIntervalSeconds",schemaPath:"#/properties/spec/properties/nodeHeartbeatIntervalSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema130.properties.spec.properties.nodeHeartbeatIntervalSeconds.type,parentSchema:schema130.properties.spec.properties.nodeHeartbeatIntervalSeconds,data:data8};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -14059,7 +14305,7 @@ errors++;
 let data9 = data3.nodeMonitorGracePeriodSeconds;
 if((typeof data9 == "number") && (isFinite(data9))){
 if(data9 <= 0 || isNaN(data9)){
-const err14 = {instancePath:instancePath+"/spec/nodeMonitorGracePeriodSeconds",schemaPath:"#/properties/spec/properties/nodeMonitorGracePeriodSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema129.properties.spec.properties.nodeMonitorGracePeriodSeconds,data:data9};
+const err14 = {instancePath:instancePath+"/spec/nodeMonitorGracePeriodSeconds",schemaPath:"#/properties/spec/properties/nodeMonitorGracePeriodSeconds/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema130.properties.spec.properties.nodeMonitorGracePeriodSeconds,data:data9};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -14070,7 +14316,7 @@ errors++;
 }
 }
 else {
-const err15 = {instancePath:instancePath+"/spec/nodeMonitorGracePeriodSeconds",schemaPath:"#/properties/spec/properties/nodeMonitorGracePeriodSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema129.properties.spec.properties.nodeMonitorGracePeriodSeconds.type,parentSchema:schema129.properties.spec.properties.nodeMonitorGracePeriodSeconds,data:data9};
+const err15 = {instancePath:instancePath+"/spec/nodeMonitorGracePeriodSeconds",schemaPath:"#/properties/spec/properties/nodeMonitorGracePeriodSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema130.properties.spec.properties.nodeMonitorGracePeriodSeconds.type,parentSchema:schema130.properties.spec.properties.nodeMonitorGracePeriodSeconds,data:data9};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -14082,7 +14328,7 @@ errors++;
 let data10 = data3.podEvictionTimeoutSeconds;
 if((typeof data10 == "number") && (isFinite(data10))){
 if(data10 < 0 || isNaN(data10)){
-const err16 = {instancePath:instancePath+"/spec/podEvictionTimeoutSeconds",schemaPath:"#/properties/spec/properties/podEvictionTimeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.spec.properties.podEvictionTimeoutSeconds,data:data10};
+const err16 = {instancePath:instancePath+"/spec/podEvictionTimeoutSeconds",schemaPath:"#/properties/spec/properties/podEvictionTimeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema130.properties.spec.properties.podEvictionTimeoutSeconds,data:data10};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -14093,7 +14339,7 @@ errors++;
 }
 }
 else {
-const err17 = {instancePath:instancePath+"/spec/podEvictionTimeoutSeconds",schemaPath:"#/properties/spec/properties/podEvictionTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema129.properties.spec.properties.podEvictionTimeoutSeconds.type,parentSchema:schema129.properties.spec.properties.podEvictionTimeoutSeconds,data:data10};
+const err17 = {instancePath:instancePath+"/spec/podEvictionTimeoutSeconds",schemaPath:"#/properties/spec/properties/podEvictionTimeoutSeconds/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema130.properties.spec.properties.podEvictionTimeoutSeconds.type,parentSchema:schema130.properties.spec.properties.podEvictionTimeoutSeconds,data:data10};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -14109,7 +14355,7 @@ data11.scoringStrategy = "LeastAllocated";
 }
 for(const key2 in data11){
 if(!(key2 === "scoringStrategy")){
-const err18 = {instancePath:instancePath+"/spec/scheduler",schemaPath:"#/properties/spec/properties/scheduler/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema129.properties.spec.properties.scheduler,data:data11};
+const err18 = {instancePath:instancePath+"/spec/scheduler",schemaPath:"#/properties/spec/properties/scheduler/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties",schema:false,parentSchema:schema130.properties.spec.properties.scheduler,data:data11};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -14121,7 +14367,7 @@ errors++;
 }
 let data12 = data11.scoringStrategy;
 if(!((data12 === "LeastAllocated") || (data12 === "MostAllocated"))){
-const err19 = {instancePath:instancePath+"/spec/scheduler/scoringStrategy",schemaPath:"#/properties/spec/properties/scheduler/properties/scoringStrategy/enum",keyword:"enum",params:{allowedValues: schema129.properties.spec.properties.scheduler.properties.scoringStrategy.enum},message:"must be equal to one of the allowed values",schema:schema129.properties.spec.properties.scheduler.properties.scoringStrategy.enum,parentSchema:schema129.properties.spec.properties.scheduler.properties.scoringStrategy,data:data12};
+const err19 = {instancePath:instancePath+"/spec/scheduler/scoringStrategy",schemaPath:"#/properties/spec/properties/scheduler/properties/scoringStrategy/enum",keyword:"enum",params:{allowedValues: schema130.properties.spec.properties.scheduler.properties.scoringStrategy.enum},message:"must be equal to one of the allowed values",schema:schema130.properties.spec.properties.scheduler.properties.scoringStrategy.enum,parentSchema:schema130.properties.spec.properties.scheduler.properties.scoringStrategy,data:data12};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -14132,7 +14378,7 @@ errors++;
 }
 }
 else {
-const err20 = {instancePath:instancePath+"/spec/scheduler",schemaPath:"#/properties/spec/properties/scheduler/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.properties.spec.properties.scheduler.type,parentSchema:schema129.properties.spec.properties.scheduler,data:data11};
+const err20 = {instancePath:instancePath+"/spec/scheduler",schemaPath:"#/properties/spec/properties/scheduler/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.properties.spec.properties.scheduler.type,parentSchema:schema130.properties.spec.properties.scheduler,data:data11};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -14157,7 +14403,7 @@ data13.allowHostPorts = false;
 }
 for(const key3 in data13){
 if(!((((key3 === "allowPrivileged") || (key3 === "allowHostNetwork")) || (key3 === "allowHostPath")) || (key3 === "allowHostPorts"))){
-const err21 = {instancePath:instancePath+"/spec/policy",schemaPath:"#/properties/spec/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema129.properties.spec.properties.policy,data:data13};
+const err21 = {instancePath:instancePath+"/spec/policy",schemaPath:"#/properties/spec/properties/policy/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema130.properties.spec.properties.policy,data:data13};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -14169,7 +14415,7 @@ errors++;
 }
 let data14 = data13.allowPrivileged;
 if(typeof data14 !== "boolean"){
-const err22 = {instancePath:instancePath+"/spec/policy/allowPrivileged",schemaPath:"#/properties/spec/properties/policy/properties/allowPrivileged/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema129.properties.spec.properties.policy.properties.allowPrivileged.type,parentSchema:schema129.properties.spec.properties.policy.properties.allowPrivileged,data:data14};
+const err22 = {instancePath:instancePath+"/spec/policy/allowPrivileged",schemaPath:"#/properties/spec/properties/policy/properties/allowPrivileged/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema130.properties.spec.properties.policy.properties.allowPrivileged.type,parentSchema:schema130.properties.spec.properties.policy.properties.allowPrivileged,data:data14};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -14180,7 +14426,7 @@ errors++;
 }
 let data15 = data13.allowHostNetwork;
 if(typeof data15 !== "boolean"){
-const err23 = {instancePath:instancePath+"/spec/policy/allowHostNetwork",schemaPath:"#/properties/spec/properties/policy/properties/allowHostNetwork/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema129.properties.spec.properties.policy.properties.allowHostNetwork.type,parentSchema:schema129.properties.spec.properties.policy.properties.allowHostNetwork,data:data15};
+const err23 = {instancePath:instancePath+"/spec/policy/allowHostNetwork",schemaPath:"#/properties/spec/properties/policy/properties/allowHostNetwork/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema130.properties.spec.properties.policy.properties.allowHostNetwork.type,parentSchema:schema130.properties.spec.properties.policy.properties.allowHostNetwork,data:data15};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -14191,7 +14437,7 @@ errors++;
 }
 let data16 = data13.allowHostPath;
 if(typeof data16 !== "boolean"){
-const err24 = {instancePath:instancePath+"/spec/policy/allowHostPath",schemaPath:"#/properties/spec/properties/policy/properties/allowHostPath/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema129.properties.spec.properties.policy.properties.allowHostPath.type,parentSchema:schema129.properties.spec.properties.policy.properties.allowHostPath,data:data16};
+const err24 = {instancePath:instancePath+"/spec/policy/allowHostPath",schemaPath:"#/properties/spec/properties/policy/properties/allowHostPath/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema130.properties.spec.properties.policy.properties.allowHostPath.type,parentSchema:schema130.properties.spec.properties.policy.properties.allowHostPath,data:data16};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -14202,7 +14448,7 @@ errors++;
 }
 let data17 = data13.allowHostPorts;
 if(typeof data17 !== "boolean"){
-const err25 = {instancePath:instancePath+"/spec/policy/allowHostPorts",schemaPath:"#/properties/spec/properties/policy/properties/allowHostPorts/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema129.properties.spec.properties.policy.properties.allowHostPorts.type,parentSchema:schema129.properties.spec.properties.policy.properties.allowHostPorts,data:data17};
+const err25 = {instancePath:instancePath+"/spec/policy/allowHostPorts",schemaPath:"#/properties/spec/properties/policy/properties/allowHostPorts/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema130.properties.spec.properties.policy.properties.allowHostPorts.type,parentSchema:schema130.properties.spec.properties.policy.properties.allowHostPorts,data:data17};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -14213,7 +14459,7 @@ errors++;
 }
 }
 else {
-const err26 = {instancePath:instancePath+"/spec/policy",schemaPath:"#/properties/spec/properties/policy/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.properties.spec.properties.policy.type,parentSchema:schema129.properties.spec.properties.policy,data:data13};
+const err26 = {instancePath:instancePath+"/spec/policy",schemaPath:"#/properties/spec/properties/policy/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.properties.spec.properties.policy.type,parentSchema:schema130.properties.spec.properties.policy,data:data13};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -14235,7 +14481,7 @@ data18.ttlHours = 72;
 }
 for(const key4 in data18){
 if(!((((key4 === "enabled") || (key4 === "nodeSelector")) || (key4 === "limits")) || (key4 === "ttlHours"))){
-const err27 = {instancePath:instancePath+"/spec/previews",schemaPath:"#/properties/spec/properties/previews/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema129.properties.spec.properties.previews,data:data18};
+const err27 = {instancePath:instancePath+"/spec/previews",schemaPath:"#/properties/spec/properties/previews/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema130.properties.spec.properties.previews,data:data18};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -14247,7 +14493,7 @@ errors++;
 }
 let data19 = data18.enabled;
 if(typeof data19 !== "boolean"){
-const err28 = {instancePath:instancePath+"/spec/previews/enabled",schemaPath:"#/properties/spec/properties/previews/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema129.properties.spec.properties.previews.properties.enabled.type,parentSchema:schema129.properties.spec.properties.previews.properties.enabled,data:data19};
+const err28 = {instancePath:instancePath+"/spec/previews/enabled",schemaPath:"#/properties/spec/properties/previews/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema130.properties.spec.properties.previews.properties.enabled.type,parentSchema:schema130.properties.spec.properties.previews.properties.enabled,data:data19};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -14294,7 +14540,7 @@ data22.maxReplicas = 1;
 }
 for(const key6 in data22){
 if(!((((key6 === "maxPods") || (key6 === "maxReplicas")) || (key6 === "cpu")) || (key6 === "memory"))){
-const err31 = {instancePath:instancePath+"/spec/previews/limits",schemaPath:"#/properties/spec/properties/previews/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema129.properties.spec.properties.previews.properties.limits,data:data22};
+const err31 = {instancePath:instancePath+"/spec/previews/limits",schemaPath:"#/properties/spec/properties/previews/properties/limits/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema130.properties.spec.properties.previews.properties.limits,data:data22};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -14306,7 +14552,7 @@ errors++;
 }
 let data23 = data22.maxPods;
 if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
-const err32 = {instancePath:instancePath+"/spec/previews/limits/maxPods",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxPods/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.spec.properties.previews.properties.limits.properties.maxPods.type,parentSchema:schema129.properties.spec.properties.previews.properties.limits.properties.maxPods,data:data23};
+const err32 = {instancePath:instancePath+"/spec/previews/limits/maxPods",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxPods/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema130.properties.spec.properties.previews.properties.limits.properties.maxPods.type,parentSchema:schema130.properties.spec.properties.previews.properties.limits.properties.maxPods,data:data23};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -14317,7 +14563,7 @@ errors++;
 }
 if((typeof data23 == "number") && (isFinite(data23))){
 if(data23 < 0 || isNaN(data23)){
-const err33 = {instancePath:instancePath+"/spec/previews/limits/maxPods",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxPods/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.spec.properties.previews.properties.limits.properties.maxPods,data:data23};
+const err33 = {instancePath:instancePath+"/spec/previews/limits/maxPods",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxPods/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema130.properties.spec.properties.previews.properties.limits.properties.maxPods,data:data23};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -14329,7 +14575,7 @@ errors++;
 }
 let data24 = data22.maxReplicas;
 if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err34 = {instancePath:instancePath+"/spec/previews/limits/maxReplicas",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema129.properties.spec.properties.previews.properties.limits.properties.maxReplicas.type,parentSchema:schema129.properties.spec.properties.previews.properties.limits.properties.maxReplicas,data:data24};
+const err34 = {instancePath:instancePath+"/spec/previews/limits/maxReplicas",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxReplicas/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema130.properties.spec.properties.previews.properties.limits.properties.maxReplicas.type,parentSchema:schema130.properties.spec.properties.previews.properties.limits.properties.maxReplicas,data:data24};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -14340,7 +14586,7 @@ errors++;
 }
 if((typeof data24 == "number") && (isFinite(data24))){
 if(data24 < 1 || isNaN(data24)){
-const err35 = {instancePath:instancePath+"/spec/previews/limits/maxReplicas",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema129.properties.spec.properties.previews.properties.limits.properties.maxReplicas,data:data24};
+const err35 = {instancePath:instancePath+"/spec/previews/limits/maxReplicas",schemaPath:"#/properties/spec/properties/previews/properties/limits/properties/maxReplicas/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema130.properties.spec.properties.previews.properties.limits.properties.maxReplicas,data:data24};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -14484,7 +14730,7 @@ vErrors = null;
 }
 }
 else {
-const err44 = {instancePath:instancePath+"/spec/previews/limits",schemaPath:"#/properties/spec/properties/previews/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.properties.spec.properties.previews.properties.limits.type,parentSchema:schema129.properties.spec.properties.previews.properties.limits,data:data22};
+const err44 = {instancePath:instancePath+"/spec/previews/limits",schemaPath:"#/properties/spec/properties/previews/properties/limits/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.properties.spec.properties.previews.properties.limits.type,parentSchema:schema130.properties.spec.properties.previews.properties.limits,data:data22};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -14496,7 +14742,7 @@ errors++;
 let data27 = data18.ttlHours;
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 < 0 || isNaN(data27)){
-const err45 = {instancePath:instancePath+"/spec/previews/ttlHours",schemaPath:"#/properties/spec/properties/previews/properties/ttlHours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema129.properties.spec.properties.previews.properties.ttlHours,data:data27};
+const err45 = {instancePath:instancePath+"/spec/previews/ttlHours",schemaPath:"#/properties/spec/properties/previews/properties/ttlHours/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema130.properties.spec.properties.previews.properties.ttlHours,data:data27};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -14507,7 +14753,7 @@ errors++;
 }
 }
 else {
-const err46 = {instancePath:instancePath+"/spec/previews/ttlHours",schemaPath:"#/properties/spec/properties/previews/properties/ttlHours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema129.properties.spec.properties.previews.properties.ttlHours.type,parentSchema:schema129.properties.spec.properties.previews.properties.ttlHours,data:data27};
+const err46 = {instancePath:instancePath+"/spec/previews/ttlHours",schemaPath:"#/properties/spec/properties/previews/properties/ttlHours/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema130.properties.spec.properties.previews.properties.ttlHours.type,parentSchema:schema130.properties.spec.properties.previews.properties.ttlHours,data:data27};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -14518,7 +14764,7 @@ errors++;
 }
 }
 else {
-const err47 = {instancePath:instancePath+"/spec/previews",schemaPath:"#/properties/spec/properties/previews/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.properties.spec.properties.previews.type,parentSchema:schema129.properties.spec.properties.previews,data:data18};
+const err47 = {instancePath:instancePath+"/spec/previews",schemaPath:"#/properties/spec/properties/previews/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.properties.spec.properties.previews.type,parentSchema:schema130.properties.spec.properties.previews,data:data18};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -14529,7 +14775,7 @@ errors++;
 }
 }
 else {
-const err48 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.properties.spec.type,parentSchema:schema129.properties.spec,data:data3};
+const err48 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.properties.spec.type,parentSchema:schema130.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -14543,7 +14789,7 @@ let data28 = data.status;
 if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
 }
 else {
-const err49 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema53.type,parentSchema:schema53,data:data28};
+const err49 = {instancePath:instancePath+"/status",schemaPath:"definitions.json#/definitions/KubectlStatus/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema54.type,parentSchema:schema54,data:data28};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -14555,7 +14801,7 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema129.type,parentSchema:schema129,data};
+const err50 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema130.type,parentSchema:schema130,data};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -14564,7 +14810,7 @@ vErrors.push(err50);
 }
 errors++;
 }
-validate109.errors = vErrors;
+validate113.errors = vErrors;
 return errors === 0;
 }
 

@@ -215,6 +215,15 @@ export function checkPodSpec(spec: PodSpec, path: FieldPath, out: Findings, inTe
     if (toleration.operator === 'Exists' && toleration.value) out.error([...path, 'tolerations', i, 'value'], 'must be empty with operator Exists');
     if (toleration.operator !== 'Exists' && !toleration.key) out.error([...path, 'tolerations', i, 'key'], 'is required unless operator is Exists');
   });
+  const spreadPairs = new Set<string>();
+  (spec.topologySpreadConstraints ?? []).forEach((constraint, i) => {
+    const at = [...path, 'topologySpreadConstraints', i];
+    const pair = `${constraint.topologyKey}/${constraint.whenUnsatisfiable}`;
+    if (spreadPairs.has(pair)) out.error([...at, 'topologyKey'], `a second constraint on topologyKey ${constraint.topologyKey} with whenUnsatisfiable ${constraint.whenUnsatisfiable}`);
+    spreadPairs.add(pair);
+    if (constraint.minDomains !== undefined && constraint.whenUnsatisfiable !== 'DoNotSchedule') out.error([...at, 'minDomains'], 'can only be set with whenUnsatisfiable DoNotSchedule');
+    if (constraint.labelSelector) checkSelector(constraint.labelSelector, [...at, 'labelSelector'], out);
+  });
 }
 
 function checkProbe(probe: Probe, ports: Set<string>, path: FieldPath, out: Findings): void {
