@@ -105,6 +105,26 @@ describe('kubelet loop with a fake runtime', () => {
     assert.match(c.state.waiting?.message ?? '', /key "password" of secret "db" not found/);
   });
 
+  it('runs the init containers again before the app when the sandbox is recreated', async () => {
+    const k = make();
+    const pod = podWith({ initContainers: [{ name: 'setup', image: 'coxswain/busybox:1' }] });
+    const role = (r: string) => runtime.byLabel(LABELS.containerRole, r).sort((a, b) => a.created.localeCompare(b.created));
+    await k.setDesired(desired([pod]));
+    runtime.exit(role('init')[0].id, 0);
+    await k.poll();
+    assert.equal(app('web').length, 1);
+    runtime.exit(role('infra')[0].id, 137);
+    await k.poll();
+    const sandbox = role('infra').find((c) => c.state.running)!;
+    assert.deepEqual(role('init').map((c) => [c.networkMode, c.state.running]), [[`container:${sandbox.id}`, true]], 'the init container of the dead sandbox is replaced by one in the new sandbox');
+    assert.deepEqual(app('web').map((c) => c.state.running), [false], 'the app waits for the init container');
+    assert.equal(statuses.get('web')!.status.conditions.find((c) => c.type === 'Initialized')?.status, 'False');
+    runtime.exit(role('init')[0].id, 0);
+    await k.poll();
+    assert.deepEqual(app('web').map((c) => [c.networkMode, c.state.running]), [[`container:${role('infra')[0].id}`, false], [`container:${sandbox.id}`, true]]);
+    assert.equal(statuses.get('web')!.status.phase, 'Running');
+  });
+
   it('recreates a container whose spec changed, keeping the restart count rising', async () => {
     const k = make();
     await k.setDesired(desired([podWith({})]));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { BackOff } from './backoff.ts';
 import { decide, teardown, type PodAction, type SyncInputs } from './sync.ts';
 import { containerOf, podWith } from './testing.ts';
+import type { ContainerInfo } from '../runtime/types.ts';
 
 const T0 = Date.parse('2026-01-01T00:01:00.000Z');
 
@@ -19,15 +20,22 @@ function summary(actions: PodAction[]): string[] {
 describe('pod sync decision', () => {
   const pod = podWith({});
   const initPod = podWith({ initContainers: [{ name: 'setup', image: 'coxswain/busybox:1' }, { name: 'migrate', image: 'coxswain/busybox:1' }] });
+  /** An init container of `initPod` (or `p`) that ran in `sandbox`. */
+  const initIn = (sandbox: ContainerInfo, name: string, opts: Parameters<typeof containerOf>[2], p = initPod) => containerOf(p, name, { role: 'init', infraId: sandbox.id, ...opts });
   const cases: { name: string; inputs: () => Omit<SyncInputs, 'backoff'>; want: string[]; waiting?: string }[] = [
     { name: 'a new pod first gets its sandbox', inputs: () => ({ pod, containers: [], nowMs: T0 }), want: ['createInfra'] },
     { name: 'with a running sandbox the app container starts as attempt 0', inputs: () => ({ pod, containers: [containerOf(pod, 'infra')], nowMs: T0 }), want: ['start app app #0'] },
     { name: 'a converged pod needs nothing', inputs: () => ({ pod, containers: [containerOf(pod, 'infra'), containerOf(pod, 'app')], nowMs: T0 }), want: [] },
     { name: 'init containers run one at a time, in order', inputs: () => ({ pod: initPod, containers: [containerOf(initPod, 'infra')], nowMs: T0 }), want: ['start init setup #0'] },
-    { name: 'the second init container starts once the first exited with 0', inputs: () => ({ pod: initPod, containers: [containerOf(initPod, 'infra'), containerOf(initPod, 'setup', { role: 'init', running: false })], nowMs: T0 }), want: ['start init migrate #0'] },
-    { name: 'app containers wait while an init container runs', inputs: () => ({ pod: initPod, containers: [containerOf(initPod, 'infra'), containerOf(initPod, 'setup', { role: 'init', running: true })], nowMs: T0 }), want: [] },
-    { name: 'app containers start after every init container completed', inputs: () => ({ pod: initPod, containers: [containerOf(initPod, 'infra'), containerOf(initPod, 'setup', { role: 'init', running: false }), containerOf(initPod, 'migrate', { role: 'init', running: false })], nowMs: T0 }), want: ['start app app #0'] },
-    { name: 'a failed init container of a Never pod is not retried', inputs: () => { const p = podWith({ ...initPod.spec, restartPolicy: 'Never' }); return { pod: p, containers: [containerOf(p, 'infra'), containerOf(p, 'setup', { role: 'init', running: false, exitCode: 1 })], nowMs: T0 }; }, want: [] },
+    { name: 'the second init container starts once the first exited with 0', inputs: () => { const sandbox = containerOf(initPod, 'infra'); return { pod: initPod, containers: [sandbox, initIn(sandbox, 'setup', { running: false })], nowMs: T0 }; }, want: ['start init migrate #0'] },
+    { name: 'app containers wait while an init container runs', inputs: () => { const sandbox = containerOf(initPod, 'infra'); return { pod: initPod, containers: [sandbox, initIn(sandbox, 'setup', { running: true })], nowMs: T0 }; }, want: [] },
+    { name: 'app containers start after every init container completed', inputs: () => { const sandbox = containerOf(initPod, 'infra'); return { pod: initPod, containers: [sandbox, initIn(sandbox, 'setup', { running: false }), initIn(sandbox, 'migrate', { running: false })], nowMs: T0 }; }, want: ['start app app #0'] },
+    { name: 'a failed init container of a Never pod is not retried', inputs: () => { const p = podWith({ ...initPod.spec, restartPolicy: 'Never' }); const sandbox = containerOf(p, 'infra'); return { pod: p, containers: [sandbox, initIn(sandbox, 'setup', { running: false, exitCode: 1 }, p)], nowMs: T0 }; }, want: [] },
+    { name: 'a new sandbox runs the first init container again, without a crash back-off', inputs: () => { const dead = containerOf(initPod, 'infra', { running: false }); return { pod: initPod, containers: [dead, containerOf(initPod, 'infra'), initIn(dead, 'setup', { running: false }), initIn(dead, 'migrate', { running: false }), containerOf(initPod, 'app', { running: false, exitCode: 143, infraId: dead.id })], nowMs: T0 }; }, want: ['start init setup #1'] },
+    { name: 'in a new sandbox the app containers wait while an init container runs again', inputs: () => { const dead = containerOf(initPod, 'infra', { running: false }); const sandbox = containerOf(initPod, 'infra'); return { pod: initPod, containers: [dead, sandbox, initIn(dead, 'setup', { running: false }), initIn(sandbox, 'setup', { running: true, attempt: 1 }), initIn(dead, 'migrate', { running: false }), containerOf(initPod, 'app', { running: false, exitCode: 143, infraId: dead.id })], nowMs: T0 }; }, want: ['remove setup'] },
+    { name: 'in a new sandbox the second init container runs again once the first completed there', inputs: () => { const dead = containerOf(initPod, 'infra', { running: false }); const sandbox = containerOf(initPod, 'infra'); return { pod: initPod, containers: [dead, sandbox, initIn(sandbox, 'setup', { running: false, attempt: 1 }), initIn(dead, 'migrate', { running: false }), containerOf(initPod, 'app', { running: false, exitCode: 143, infraId: dead.id })], nowMs: T0 }; }, want: ['start init migrate #1'] },
+    { name: 'an init container still running in a dead sandbox is stopped', inputs: () => { const dead = containerOf(initPod, 'infra', { running: false }); return { pod: initPod, containers: [dead, containerOf(initPod, 'infra'), initIn(dead, 'setup', { running: true })], nowMs: T0 }; }, want: ['stop setup grace=30'] },
+    { name: 'a Never pod whose containers ran gets no new sandbox when its sandbox dies', inputs: () => { const p = podWith({ restartPolicy: 'Never' }); const dead = containerOf(p, 'infra', { running: false }); return { pod: p, containers: [dead, containerOf(p, 'app', { running: false, exitCode: 137, infraId: dead.id })], nowMs: T0 }; }, want: [] },
     { name: 'an exited container of an Always pod restarts at once the first time', inputs: () => ({ pod, containers: [containerOf(pod, 'infra'), containerOf(pod, 'app', { running: false, exitCode: 1 })], nowMs: T0 }), want: ['start app app #1'] },
     { name: 'a container that exited 0 under OnFailure stays down', inputs: () => { const p = podWith({ restartPolicy: 'OnFailure' }); return { pod: p, containers: [containerOf(p, 'infra'), containerOf(p, 'app', { running: false, exitCode: 0 })], nowMs: T0 }; }, want: [] },
     { name: 'a container that exited 2 under OnFailure restarts', inputs: () => { const p = podWith({ restartPolicy: 'OnFailure' }); return { pod: p, containers: [containerOf(p, 'infra'), containerOf(p, 'app', { running: false, exitCode: 2 })], nowMs: T0 }; }, want: ['start app app #1'] },
@@ -75,6 +83,15 @@ describe('pod sync decision', () => {
     const d = decide({ pod, containers: [containerOf(pod, 'infra'), containerOf(pod, 'app', { running: false, exitCode: 1, finishedAt: new Date(T0).toISOString() })], backoff, nowMs: T0 + 1000 });
     assert.equal(d.waiting.app?.message, 'back-off 10s restarting failed container=app pod=web_default(uid-0001-abcdef)');
     assert.equal(d.requeueAfterMs, 9000);
+  });
+
+  it('runs init containers again in a new sandbox at once, even while their crash back-off holds', () => {
+    const backoff = new BackOff({ initialMs: 10_000, maxMs: 300_000 });
+    backoff.next('uid-0001-abcdef/setup', T0 - 1000);
+    backoff.next('uid-0001-abcdef/setup', T0 - 1000);
+    const dead = containerOf(initPod, 'infra', { running: false });
+    const d = decide({ pod: initPod, containers: [dead, containerOf(initPod, 'infra'), initIn(dead, 'setup', { running: false, attempt: 2, finishedAt: new Date(T0 - 500).toISOString() })], backoff, nowMs: T0 });
+    assert.deepEqual(summary(d.actions), ['start init setup #3']);
   });
 
   it('tears a pod down app containers first with their grace, then the sandbox, then removes them with the sandbox last', () => {

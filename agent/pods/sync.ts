@@ -97,16 +97,18 @@ export function decide(inputs: SyncInputs): PodDecision {
   for (const c of infras) if (c !== infra && !joined(c)) actions.push({ type: 'removeContainer', id: c.id, container: 'infra', reason: 'sandbox not running' });
   if (!infra) {
     for (const list of named.values()) for (const c of list) if (c.state.running) actions.push({ type: 'stopContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', graceSeconds: grace, reason: 'sandbox is gone' });
-    actions.push({ type: 'createInfra' });
+    // Kubernetes gives a Never pod whose containers already ran no new sandbox: it is done.
+    if (policy !== 'Never' || named.size === 0) actions.push({ type: 'createInfra' });
     return { actions, waiting };
   }
+  const inSandbox = (c: ContainerInfo) => c.networkMode === `container:${infra.id}`;
 
-  // Ask to start a new attempt of `spec` unless a back-off or a block holds it.
-  const start = (spec: Container, role: 'init' | 'app', latest: ContainerInfo | undefined) => {
+  // Ask to start a new attempt of `spec` unless a back-off or a block holds it; `crashed` says the latest attempt failed.
+  const start = (spec: Container, role: 'init' | 'app', latest: ContainerInfo | undefined, crashed = true) => {
     const blocked = inputs.blocked?.get(spec.name);
     if (blocked) { waiting[spec.name] = blocked; return; }
     const attempt = latest ? attemptOf(latest) + 1 : 0;
-    if (latest) {
+    if (latest && crashed) {
       const key = backoffKey(pod, spec.name);
       const finished = Date.parse(latest.state.finishedAt ?? '') || nowMs;
       const left = inputs.backoff.remaining(key, finished, nowMs);
@@ -120,10 +122,21 @@ export function decide(inputs: SyncInputs): PodDecision {
     actions.push({ type: 'startContainer', container: spec.name, role, attempt, infraId: infra.id });
   };
 
-  // Init containers, in order, each to completion.
+  // Init containers, in order, each to completion in this sandbox: a new sandbox runs them all again, as in Kubernetes.
   for (const spec of pod.spec.initContainers ?? []) {
-    const latest = named.get(spec.name)?.[0];
-    if (latest && latest.state.running) return { actions, waiting, requeueAfterMs };
+    const list = named.get(spec.name) ?? [];
+    const latest = list[0];
+    // Attempts of earlier sandboxes go once a newer one exists (they hold the dead sandbox in place).
+    for (const old of list.slice(1)) if (!old.state.running && !inSandbox(old)) actions.push({ type: 'removeContainer', id: old.id, container: spec.name, reason: 'ran in an earlier sandbox' });
+    if (latest && latest.state.running) {
+      if (!inSandbox(latest)) actions.push({ type: 'stopContainer', id: latest.id, container: spec.name, graceSeconds: grace, reason: 'sandbox is gone' });
+      return { actions, waiting, requeueAfterMs };
+    }
+    if (latest && !inSandbox(latest)) {
+      if (!isExited(latest)) actions.push({ type: 'removeContainer', id: latest.id, container: spec.name, reason: 'never started' });
+      start(spec, 'init', latest, false);
+      return { actions, waiting, requeueAfterMs };
+    }
     if (latest && isExited(latest) && latest.state.exitCode === 0) continue;
     if (latest && isExited(latest) && policy === 'Never') return { actions, waiting, requeueAfterMs };
     if (latest && !isExited(latest)) actions.push({ type: 'removeContainer', id: latest.id, container: spec.name, reason: 'never started' });
