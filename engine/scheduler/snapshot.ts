@@ -61,10 +61,12 @@ export class Snapshot implements SnapshotView {
   readonly scoringStrategy: 'LeastAllocated' | 'MostAllocated';
   readonly summary: { unschedulable: boolean; unhealthy: boolean; taints: boolean; preferNoSchedule: boolean };
   private readonly byName = new Map<string, NodeInfo>();
-  private readonly byLabel = new Map<string, PodInfo[]>();
   private readonly bound: PodInfo[] = [];
-  private readonly antiByLabel = new Map<string, PodInfo[]>();
-  private readonly antiGeneric: PodInfo[] = [];
+  /** Node indexes of each owner's bound pods, one entry per pod. */
+  private readonly ownerNodes = new Map<string, number[]>();
+  // Indexes built from `bound` on first use and kept up to date from then on: a pass that never asks for one never pays for it.
+  private byLabel?: Map<string, PodInfo[]>;
+  private anti?: { byLabel: Map<string, PodInfo[]>; generic: PodInfo[] };
   private readonly domains = new Map<string, Map<string, number>>();
   private readonly ownerDomains = new Map<string, Map<string, Map<string, number>>>();
   /** Where the next pod's search starts (kube-scheduler's round robin over nodes). */
@@ -140,25 +142,15 @@ export class Snapshot implements SnapshotView {
       }
     }
     this.bound.push(pod);
-    for (const k in pod.labels) {
-      const key = `${k}=${pod.labels[k]}`;
-      let list = this.byLabel.get(key);
-      if (!list) this.byLabel.set(key, (list = []));
-      list.push(pod);
-    }
-    const anti = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
-    for (const term of anti) {
-      const pairs = selectorPairs(term.labelSelector);
-      if (pairs.length === 0) this.antiGeneric.push(pod);
-      else {
-        let list = this.antiByLabel.get(pairs[0]);
-        if (!list) this.antiByLabel.set(pairs[0], (list = []));
-        if (list[list.length - 1] !== pod) list.push(pod);
-      }
-    }
+    if (this.byLabel) indexByLabel(this.byLabel, pod);
+    if (this.anti) indexAntiAffinity(this.anti, pod);
     if (pod.owner) {
       node.ownerCounts.set(pod.owner, (node.ownerCounts.get(pod.owner) ?? 0) + 1);
-      this.ownerNodeCounts(pod.owner)[node.index]++;
+      const nodes = this.ownerNodes.get(pod.owner);
+      if (nodes) nodes.push(node.index);
+      else this.ownerNodes.set(pod.owner, [node.index]);
+      const counts = this.ownerArrays.get(pod.owner);
+      if (counts) counts[node.index]++;
       const perKey = this.ownerDomains.get(pod.owner);
       if (perKey) {
         for (const [key, counts] of perKey) {
@@ -170,6 +162,10 @@ export class Snapshot implements SnapshotView {
   }
 
   podsWithLabel(key: string, value: string): readonly PodInfo[] {
+    if (!this.byLabel) {
+      this.byLabel = new Map();
+      for (const pod of this.bound) indexByLabel(this.byLabel, pod);
+    }
     return this.byLabel.get(`${key}=${value}`) ?? [];
   }
 
@@ -178,9 +174,13 @@ export class Snapshot implements SnapshotView {
   }
 
   *antiAffinityCandidates(pod: PodInfo): Iterable<PodInfo> {
-    yield* this.antiGeneric;
+    if (!this.anti) {
+      this.anti = { byLabel: new Map(), generic: [] };
+      for (const p of this.bound) indexAntiAffinity(this.anti, p);
+    }
+    yield* this.anti.generic;
     for (const k in pod.labels) {
-      const list = this.antiByLabel.get(`${k}=${pod.labels[k]}`);
+      const list = this.anti.byLabel.get(`${k}=${pod.labels[k]}`);
       if (list) yield* list;
     }
   }
@@ -216,7 +216,10 @@ export class Snapshot implements SnapshotView {
   /** Pods of one owner per node, indexed by NodeInfo.index (the hot path of owner spreading). */
   ownerNodeCounts(owner: string): Int32Array {
     let counts = this.ownerArrays.get(owner);
-    if (!counts) this.ownerArrays.set(owner, (counts = new Int32Array(this.nodes.length)));
+    if (!counts) {
+      this.ownerArrays.set(owner, (counts = new Int32Array(this.nodes.length)));
+      for (const index of this.ownerNodes.get(owner) ?? []) counts[index]++;
+    }
     return counts;
   }
 
@@ -235,5 +238,28 @@ export class Snapshot implements SnapshotView {
       perKey.set(key, counts);
     }
     return counts;
+  }
+}
+
+function indexByLabel(index: Map<string, PodInfo[]>, pod: PodInfo): void {
+  for (const k in pod.labels) {
+    const key = `${k}=${pod.labels[k]}`;
+    const list = index.get(key);
+    if (list) list.push(pod);
+    else index.set(key, [pod]);
+  }
+}
+
+/** Files a pod under the first label pair of each of its required anti-affinity terms (or as generic when a term has none). */
+function indexAntiAffinity(index: { byLabel: Map<string, PodInfo[]>; generic: PodInfo[] }, pod: PodInfo): void {
+  const anti = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
+  for (const term of anti) {
+    const pairs = selectorPairs(term.labelSelector);
+    if (pairs.length === 0) index.generic.push(pod);
+    else {
+      let list = index.byLabel.get(pairs[0]);
+      if (!list) index.byLabel.set(pairs[0], (list = []));
+      if (list[list.length - 1] !== pod) list.push(pod);
+    }
   }
 }
