@@ -3,7 +3,7 @@ import { containerBody, infraBody, specHash } from './container-spec.ts';
 import { expand, resolveEnv, EnvError } from './env.ts';
 import { planVolumes, bindsFor } from './volumes.ts';
 import { podWith } from './testing.ts';
-import { LABELS } from '../../common/agent-api.ts';
+import { LABELS, type DesiredPod } from '../../common/agent-api.ts';
 
 describe('container create bodies', () => {
   const pod = podWith({
@@ -72,6 +72,31 @@ describe('container create bodies', () => {
 
   it('expands known $(VAR) references, keeps unknown ones and unescapes $$', () => {
     assert.equal(expand('$(A)-$(B)-$$(A)', { A: '1' }), '1-$(B)-$(A)');
+  });
+
+  describe('emptyDir with medium Memory: a tmpfs sized as Kubernetes sizes it', () => {
+    const withMemoryDir = (emptyDir: { medium: 'Memory'; sizeLimit?: string }, limits: (string | undefined)[], initLimit?: string) => podWith({
+      volumes: [{ name: 'scratch', emptyDir }, { name: 'disk', emptyDir: {} }],
+      ...(initLimit ? { initContainers: [{ name: 'setup', image: 'x', resources: { limits: { memory: initLimit } } }] } : {}),
+      containers: limits.map((memory, i) => ({ name: `c${i}`, image: 'x', ...(memory ? { resources: { limits: { memory } } } : {}) })) as DesiredPod['spec']['containers'],
+    });
+    const cases: { name: string; pod: ReturnType<typeof podWith>; sizeBytes: number | undefined }[] = [
+      { name: 'sizeLimit alone sets the size', pod: withMemoryDir({ medium: 'Memory', sizeLimit: '8Mi' }, [undefined]), sizeBytes: 8 * 2 ** 20 },
+      { name: 'the pod memory limit caps a larger sizeLimit', pod: withMemoryDir({ medium: 'Memory', sizeLimit: '1Gi' }, ['64Mi', '32Mi']), sizeBytes: 96 * 2 ** 20 },
+      { name: 'a sizeLimit under the pod memory limit is kept', pod: withMemoryDir({ medium: 'Memory', sizeLimit: '16Mi' }, ['64Mi']), sizeBytes: 16 * 2 ** 20 },
+      { name: 'without sizeLimit the pod memory limit sets the size', pod: withMemoryDir({ medium: 'Memory' }, ['64Mi']), sizeBytes: 64 * 2 ** 20 },
+      { name: 'a larger init container limit is the pod limit', pod: withMemoryDir({ medium: 'Memory' }, ['64Mi'], '128Mi'), sizeBytes: 128 * 2 ** 20 },
+      { name: 'a container without a memory limit leaves the pod unlimited: the kernel default', pod: withMemoryDir({ medium: 'Memory' }, ['64Mi', undefined]), sizeBytes: undefined },
+    ];
+    for (const c of cases) {
+      it(c.name, () => {
+        const plan = planVolumes(c.pod, '/s');
+        const dir = `/s/pods/${c.pod.uid}/volumes/empty-dir`;
+        assert.deepEqual(plan.memoryDirs, [{ path: `${dir}/scratch`, ...(c.sizeBytes !== undefined ? { sizeBytes: c.sizeBytes } : {}) }]);
+        assert.deepEqual(plan.dirs, [`${dir}/scratch`, `${dir}/disk`]);
+        assert.equal(plan.tmpfs, undefined, 'no configMap or secret volume: no pod tmpfs');
+      });
+    }
   });
 
   it('maps a subPath mount onto a file inside the volume', () => {

@@ -1,8 +1,11 @@
 /**
- * Pod volumes on the host. emptyDir is a directory per pod; configMap and
- * secret volumes are files on a tmpfs of the pod's own (secrets mode 0400 by
- * default), so secret values never reach a disk; hostPath is the host's path
- * as is (the engine's policy decided it may be used).
+ * Pod volumes on the host. emptyDir is a directory per pod, or with
+ * `medium: Memory` a tmpfs of its own sized as Kubernetes sizes it (the
+ * smaller of sizeLimit and the pod's memory limit; without either, the
+ * kernel's default); configMap and secret volumes are files on a tmpfs of the
+ * pod's own (secrets mode 0400 by default), so secret values never reach a
+ * disk; hostPath is the host's path as is (the engine's policy decided it may
+ * be used).
  * planVolumes is pure: it returns what to create; applyVolumes does it.
  */
 import { mkdir, readFile, rm, writeFile, chmod, rename } from 'node:fs/promises';
@@ -11,6 +14,7 @@ import { promisify } from 'node:util';
 import path from 'node:path';
 import type { Container } from '../../schemas/types.generated.ts';
 import type { DesiredPod } from '../../common/agent-api.ts';
+import { bytes } from '../../common/quantity.ts';
 
 const run = promisify(execFile);
 
@@ -26,6 +30,8 @@ export interface VolumePlan {
   dirs: string[];
   /** Where the pod's tmpfs is mounted, when it has configMap/secret volumes. */
   tmpfs?: string;
+  /** emptyDir volumes with medium Memory: a tmpfs each, of `sizeBytes` when known. */
+  memoryDirs: { path: string; sizeBytes?: number }[];
   files: VolumeFile[];
   /** Host source directory of each volume, by volume name. */
   sources: Record<string, string>;
@@ -39,13 +45,17 @@ export function podDir(stateDir: string, uid: string): string {
 
 export function planVolumes(pod: DesiredPod, stateDir: string): VolumePlan {
   const dir = podDir(stateDir, pod.uid);
-  const plan: VolumePlan = { podDir: dir, dirs: [], files: [], sources: {} };
+  const plan: VolumePlan = { podDir: dir, dirs: [], files: [], sources: {}, memoryDirs: [] };
   const tmpfs = path.join(dir, 'tmpfs');
   for (const v of pod.spec.volumes ?? []) {
     if (v.emptyDir !== undefined) {
       const d = path.join(dir, 'volumes', 'empty-dir', v.name);
       plan.dirs.push(d);
       plan.sources[v.name] = d;
+      if (v.emptyDir.medium === 'Memory') {
+        const sizes = [v.emptyDir.sizeLimit !== undefined ? bytes(v.emptyDir.sizeLimit) : undefined, podMemoryLimit(pod)].filter((n): n is number => n !== undefined && n > 0);
+        plan.memoryDirs.push({ path: d, ...(sizes.length ? { sizeBytes: Math.min(...sizes) } : {}) });
+      }
     } else if (v.hostPath) {
       plan.sources[v.name] = v.hostPath.path;
     } else if (v.configMap || v.secret) {
@@ -76,6 +86,19 @@ export function planVolumes(pod: DesiredPod, stateDir: string): VolumePlan {
   return plan;
 }
 
+/**
+ * The pod's memory limit as kubelet sets its cgroup: the sum of the app
+ * containers' limits (or the largest init container's, if larger), and none
+ * unless every container has one.
+ */
+export function podMemoryLimit(pod: DesiredPod): number | undefined {
+  const limit = (c: Container) => (c.resources?.limits?.memory !== undefined ? bytes(c.resources.limits.memory) : undefined);
+  const apps = pod.spec.containers.map(limit);
+  const inits = (pod.spec.initContainers ?? []).map(limit);
+  if ([...apps, ...inits].some((l) => l === undefined)) return undefined;
+  return Math.max((apps as number[]).reduce((a, b) => a + b, 0), ...(inits as number[]));
+}
+
 /** Docker `Binds` for a container's volumeMounts. */
 export function bindsFor(container: Container, plan: VolumePlan): string[] {
   return (container.volumeMounts ?? []).map((m) => {
@@ -89,6 +112,7 @@ export async function applyVolumes(plan: VolumePlan): Promise<void> {
   await mkdir(plan.podDir, { recursive: true, mode: 0o700 });
   if (plan.tmpfs) await ensureTmpfs(plan.tmpfs);
   for (const d of plan.dirs) await mkdir(d, { recursive: true, mode: 0o777 });
+  for (const m of plan.memoryDirs) await ensureTmpfs(m.path, `mode=0777${m.sizeBytes !== undefined ? `,size=${m.sizeBytes}` : ''}`);
   for (const f of plan.files) {
     await mkdir(path.dirname(f.path), { recursive: true });
     const same = await readFile(f.path, 'utf8').then((t) => t === f.content, () => false);
@@ -100,18 +124,22 @@ export async function applyVolumes(plan: VolumePlan): Promise<void> {
   }
 }
 
-async function ensureTmpfs(dir: string): Promise<void> {
+async function ensureTmpfs(dir: string, options = 'mode=0755,size=16m'): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const mounts = await readFile('/proc/self/mounts', 'utf8');
-  if (mounts.split('\n').some((l) => l.split(' ')[1] === dir)) return;
-  await run('mount', ['-t', 'tmpfs', '-o', 'mode=0755,size=16m', 'tmpfs', dir]);
+  if ((await mountPoints()).includes(dir)) return;
+  await run('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
 }
 
-/** Unmounts the pod's tmpfs and removes its directory. */
+/** Mount points of this mount namespace (octal escapes of /proc/self/mounts decoded). */
+async function mountPoints(): Promise<string[]> {
+  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  return mounts.split('\n').filter(Boolean).map((l) => l.split(' ')[1].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}
+
+/** Unmounts the pod's tmpfs mounts (deepest first) and removes its directory. */
 export async function removePodDir(stateDir: string, uid: string): Promise<void> {
   const dir = podDir(stateDir, uid);
-  const tmpfs = path.join(dir, 'tmpfs');
-  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  if (mounts.split('\n').some((l) => l.split(' ')[1] === tmpfs)) await run('umount', [tmpfs]).catch(() => run('umount', ['-l', tmpfs]));
+  const inside = (await mountPoints()).filter((m) => m.startsWith(`${dir}/`)).sort((a, b) => b.length - a.length);
+  for (const m of inside) await run('umount', [m]).catch(() => run('umount', ['-l', m]));
   await rm(dir, { recursive: true, force: true });
 }
