@@ -11,40 +11,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { gitCli } from '../../engine/status/testing.ts';
+import { gitCli, webManifests, write, writeClusterFiles } from '../../engine/status/testing.ts';
 import { ACTION_BUNDLE_PATH } from './bundle.ts';
 
-export const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2E1x4Y9f3m0J0Bz6J8xk1o2mHb1nq4w1U7l0Tt9v1c';
+export { write };
 
-export function write(dir: string, file: string, text: string): void {
-  mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-  writeFileSync(path.join(dir, file), text);
-}
-
+/** The demo namespace's `web` Deployment and its NodePort Service. */
 export function webYaml(image: string, replicas = 2): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: demo}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: ${image}
-        ports: [{name: http, containerPort: 8080}]
-        resources: {requests: {cpu: 100m, memory: 64Mi}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: demo}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
+  return webManifests(image, { replicas, namespace: 'demo', serviceType: 'NodePort' });
 }
 
 /** A workspace with a clone (`repo`) of a bare origin (`origin.git`) holding a 3-node cluster repository on main. */
@@ -55,8 +29,7 @@ export function clusterRepository(): { root: string; repo: string; origin: strin
   mkdirSync(repo);
   gitCli(root, ['init', '-q', '--bare', '-b', 'main', origin]);
   gitCli(repo, ['init', '-q', '-b', 'main']);
-  write(repo, 'cluster.yaml', 'apiVersion: coxswain.dev/v1alpha1\nkind: Cluster\nmetadata: {name: test}\nspec:\n  podCIDR: 100.64.0.0/16\n  serviceCIDR: 100.127.0.0/24\n  previews: {limits: {maxReplicas: 1}}\n');
-  for (const n of ['h1', 'h2', 'h3']) write(repo, `nodes/${n}.yaml`, `apiVersion: v1\nkind: Node\nmetadata: {name: ${n}}\nspec:\n  ssh: {address: 198.18.7.1${n[1]}, hostKeys: ["${HOST_KEY}"]}\n`);
+  writeClusterFiles(repo, { nodeSubnet: '198.18.7', previews: '{limits: {maxReplicas: 1}}' });
   write(repo, 'demo/namespace.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n');
   write(repo, 'demo/web.yaml', webYaml('coxswain/busybox:1'));
   gitCli(repo, ['add', '-A']);

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import fc from 'fast-check';
-import { gitCli, tempRepo } from '../status/testing.ts';
+import { gitCli, tempRepo, webManifests, write, writeClusterFiles } from '../status/testing.ts';
 import { StatusWriter } from '../status/index.ts';
 import { DesiredLoader } from '../source/loader.ts';
 import { resolveGitDir } from '../status/git.ts';
@@ -11,41 +9,12 @@ import { markReady, store, node, deployment, service, emptyObserved } from '../c
 import { makePlan, planFrom, renderPlan } from './index.ts';
 import { run } from '../cli/plan.ts';
 
-const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2E1x4Y9f3m0J0Bz6J8xk1o2mHb1nq4w1U7l0Tt9v1c';
-
-function write(dir: string, file: string, text: string): void {
-  mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-  writeFileSync(path.join(dir, file), text);
-}
-
 function webYaml(image: string, replicas = 3): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: ${replicas}
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: ${image}
-        ports: [{name: http, containerPort: 8080}]
-        resources: {requests: {cpu: 100m, memory: 64Mi}}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  selector: {app: web}
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
+  return webManifests(image, { replicas });
 }
 
 function seed(dir: string): void {
-  write(dir, 'cluster.yaml', 'apiVersion: coxswain.dev/v1alpha1\nkind: Cluster\nmetadata: {name: test}\nspec: {podCIDR: 100.64.0.0/16, serviceCIDR: 100.127.0.0/24}\n');
-  for (const n of ['h1', 'h2', 'h3']) write(dir, `nodes/${n}.yaml`, `apiVersion: v1\nkind: Node\nmetadata: {name: ${n}}\nspec:\n  ssh: {address: 198.18.9.1${n[1]}, hostKeys: ["${HOST_KEY}"]}\n`);
+  writeClusterFiles(dir, { nodeSubnet: '198.18.9' });
   write(dir, 'apps/web.yaml', webYaml('coxswain/busybox:1'));
   gitCli(dir, ['add', '-A']);
   gitCli(dir, ['commit', '-q', '-m', 'web v1']);

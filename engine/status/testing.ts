@@ -1,9 +1,10 @@
 /**
- * Small builders and real-git helpers for the status and source tests
- * (real repositories made with the git CLI in a temporary directory).
+ * Small builders and real-git helpers for the status, source, plan and action
+ * tests (real repositories made with the git CLI in a temporary directory, and
+ * the cluster files they hold).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeObject, ObservedState, PodObject, ServiceObject, WorkloadObject } from '../model.ts';
@@ -100,4 +101,46 @@ export function observedOf(objects: { pods?: PodObject[]; nodes?: NodeObject[]; 
   for (const w of objects.workloads ?? []) o.workloads.set(`${w.kind}/${w.metadata.namespace}/${w.metadata.name}`, w);
   o.errors = objects.errors ?? [];
   return o;
+}
+
+/** A pinned host key for test Nodes (a well-formed ed25519 key no host has). */
+export const TEST_HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2E1x4Y9f3m0J0Bz6J8xk1o2mHb1nq4w1U7l0Tt9v1c';
+
+/** Writes a file of a working tree, creating its directories. */
+export function write(dir: string, file: string, text: string): void {
+  mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+  writeFileSync(path.join(dir, file), text);
+}
+
+/** cluster.yaml and Nodes h1-h3 at <nodeSubnet>.11-13 in a working tree (a cluster repository's skeleton). */
+export function writeClusterFiles(dir: string, options: { nodeSubnet: string; previews?: string }): void {
+  write(dir, 'cluster.yaml', `apiVersion: coxswain.dev/v1alpha1\nkind: Cluster\nmetadata: {name: test}\nspec:\n  podCIDR: 100.64.0.0/16\n  serviceCIDR: 100.127.0.0/24\n${options.previews ? `  previews: ${options.previews}\n` : ''}`);
+  for (const n of ['h1', 'h2', 'h3']) write(dir, `nodes/${n}.yaml`, `apiVersion: v1\nkind: Node\nmetadata: {name: ${n}}\nspec:\n  ssh: {address: ${options.nodeSubnet}.1${n[1]}, hostKeys: ["${TEST_HOST_KEY}"]}\n`);
+}
+
+/** A Deployment `web` (100m CPU, 64Mi per pod) and its Service, as one manifest file. */
+export function webManifests(image: string, options: { replicas: number; namespace?: string; serviceType?: 'NodePort' }): string {
+  const metadata = `{name: web${options.namespace ? `, namespace: ${options.namespace}` : ''}}`;
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata: ${metadata}
+spec:
+  replicas: ${options.replicas}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: ${image}
+        ports: [{name: http, containerPort: 8080}]
+        resources: {requests: {cpu: 100m, memory: 64Mi}}
+---
+apiVersion: v1
+kind: Service
+metadata: ${metadata}
+spec:
+${options.serviceType ? `  type: ${options.serviceType}\n` : ''}  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+`;
 }
