@@ -18,7 +18,7 @@ function dns(endpoints: string[]): DesiredService {
 /** The lb chains every full table holds (1..16 endpoints, TCP and UDP), in the order rendered. */
 const PRESET_LB = ['tcp', 'udp']
   .flatMap((proto) => Array.from({ length: 16 }, (_, i) => [`lb-${proto}-${i + 1}`, proto, i + 1] as const))
-  .map(([chain, proto, n]) => `add chain ip cox_proxy ${chain}\nadd rule ip cox_proxy ${chain} meta l4proto ${proto} dnat to ip daddr . meta l4proto . th dport . numgen inc mod ${n} map @service_endpoints\n`)
+  .map(([chain, proto, n]) => `add chain ip cox_proxy ${chain}\nadd rule ip cox_proxy ${chain} meta l4proto ${proto} dnat to ip daddr . th dport . numgen inc mod ${n} map @service_endpoints_${proto}\n`)
   .join('');
 
 const byKey = (ports: ServicePort[]) => new Map(ports.map((p) => [p.key, p]));
@@ -27,7 +27,8 @@ const incremental = (before: DesiredService[], after: DesiredService[]) => rende
 const BASE = `table ip cox_proxy {
 	map service_ips { type ipv4_addr . inet_proto . inet_service : verdict; }
 	map service_nodeports { type inet_proto . inet_service : verdict; }
-	map service_endpoints { typeof ip daddr . meta l4proto . th dport . numgen inc mod 2 : ip daddr . th dport; }
+	map service_endpoints_tcp { typeof ip daddr . th dport . numgen inc mod 2 : ip daddr . th dport; }
+	map service_endpoints_udp { typeof ip daddr . th dport . numgen inc mod 2 : ip daddr . th dport; }
 	map no_endpoint_services { type ipv4_addr . inet_proto . inet_service : verdict; }
 	map no_endpoint_nodeports { type inet_proto . inet_service : verdict; }
 	set nodeports { type inet_proto . inet_service; }
@@ -62,7 +63,7 @@ add rule ip cox_proxy ep-XMJGLSGM-kube/dns/udp/53__100.64.2.7/5353 meta l4proto 
 add element ip cox_proxy service_ips { 100.127.0.53 . udp . 53 : goto svc-5VJW3TK3-kube/dns/udp/53, 100.127.0.10 . tcp . 80 : goto lb-tcp-2 }
 add element ip cox_proxy nodeports { tcp . 30080 }
 add element ip cox_proxy service_nodeports { tcp . 30080 : goto lb-tcp-2 }
-add element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0 : 100.64.1.2 . 8080, 100.127.0.10 . tcp . 80 . 1 : 100.64.2.2 . 8080, 198.18.3.11 . tcp . 30080 . 0 : 100.64.1.2 . 8080, 198.18.3.11 . tcp . 30080 . 1 : 100.64.2.2 . 8080 }
+add element ip cox_proxy service_endpoints_tcp { 100.127.0.10 . 80 . 0 : 100.64.1.2 . 8080, 100.127.0.10 . 80 . 1 : 100.64.2.2 . 8080, 198.18.3.11 . 30080 . 0 : 100.64.1.2 . 8080, 198.18.3.11 . 30080 . 1 : 100.64.2.2 . 8080 }
 `,
     );
   });
@@ -106,10 +107,10 @@ add element ip cox_ipvs nodeports { tcp . 30080 }
       after: [web(['100.64.2.2']), dns(['100.64.2.7'])],
       script: `delete element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 }
 delete element ip cox_proxy service_nodeports { tcp . 30080 }
-delete element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0, 100.127.0.10 . tcp . 80 . 1, 198.18.3.11 . tcp . 30080 . 0, 198.18.3.11 . tcp . 30080 . 1 }
+delete element ip cox_proxy service_endpoints_tcp { 100.127.0.10 . 80 . 0, 100.127.0.10 . 80 . 1, 198.18.3.11 . 30080 . 0, 198.18.3.11 . 30080 . 1 }
 add element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 : goto lb-tcp-1 }
 add element ip cox_proxy service_nodeports { tcp . 30080 : goto lb-tcp-1 }
-add element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0 : 100.64.2.2 . 8080, 198.18.3.11 . tcp . 30080 . 0 : 100.64.2.2 . 8080 }
+add element ip cox_proxy service_endpoints_tcp { 100.127.0.10 . 80 . 0 : 100.64.2.2 . 8080, 198.18.3.11 . 30080 . 0 : 100.64.2.2 . 8080 }
 `,
     },
     {
@@ -119,7 +120,7 @@ add element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0 : 100.6
       script: `delete element ip cox_proxy nodeports { tcp . 30080 }
 delete element ip cox_proxy service_ips { 100.127.0.10 . tcp . 80 }
 delete element ip cox_proxy service_nodeports { tcp . 30080 }
-delete element ip cox_proxy service_endpoints { 100.127.0.10 . tcp . 80 . 0, 100.127.0.10 . tcp . 80 . 1, 198.18.3.11 . tcp . 30080 . 0, 198.18.3.11 . tcp . 30080 . 1 }
+delete element ip cox_proxy service_endpoints_tcp { 100.127.0.10 . 80 . 0, 100.127.0.10 . 80 . 1, 198.18.3.11 . 30080 . 0, 198.18.3.11 . 30080 . 1 }
 add element ip cox_proxy no_endpoint_services { 100.127.0.10 . tcp . 80 : goto reject_service }
 add element ip cox_proxy no_endpoint_nodeports { tcp . 30080 : goto reject_service }
 `,

@@ -61,7 +61,7 @@ describe('nftables proxier with a fake kernel', function () {
     await proxier.sync([svc('a', '100.127.0.1', ['100.64.1.1']), svc('b', '100.127.0.2', ['100.64.1.3'])], ctx);
     const script = nftCalls(fake)[1].input!;
     assert.doesNotMatch(script, /default\/a\//);
-    assert.equal(script, 'delete element ip cox_proxy service_endpoints { 100.127.0.2 . tcp . 80 . 0 }\nadd element ip cox_proxy service_endpoints { 100.127.0.2 . tcp . 80 . 0 : 100.64.1.3 . 8080 }\n');
+    assert.equal(script, 'delete element ip cox_proxy service_endpoints_tcp { 100.127.0.2 . 80 . 0 }\nadd element ip cox_proxy service_endpoints_tcp { 100.127.0.2 . 80 . 0 : 100.64.1.3 . 8080 }\n');
     assert.deepEqual([proxier.lastSync!.full, proxier.lastSync!.changed], [false, 1]);
   });
 

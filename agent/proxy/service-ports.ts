@@ -55,15 +55,17 @@ export function servicePorts(services: DesiredService[]): ServicePort[] {
 }
 
 function uniqueEndpoints(endpoints: Endpoint[]): Endpoint[] {
-  const seen = new Set<string>();
-  const keyed: Array<{ n: number; e: Endpoint }> = [];
-  for (const e of endpoints) {
-    const id = `${e.ip}:${e.port}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
-    keyed.push({ n: ipToNumber(e.ip) * 65536 + e.port, e: e.nodeName ? { ip: e.ip, port: e.port, nodeName: e.nodeName } : { ip: e.ip, port: e.port } });
-  }
-  return keyed.sort((a, b) => a.n - b.n).map((k) => k.e);
+  const order = endpoints.map((e) => ipToNumber(e.ip) * 65536 + e.port);
+  let sortedAndUnique = true;
+  for (let i = 1; i < order.length && sortedAndUnique; i++) sortedAndUnique = order[i - 1] < order[i];
+  // The usual case, cheaply: already sorted, nothing twice (a full load normalises 100,000 endpoints).
+  const picked = sortedAndUnique ? endpoints.map((e, i) => ({ n: order[i], e })) : sortUnique(endpoints, order);
+  return picked.map(({ e }) => (e.nodeName ? { ip: e.ip, port: e.port, nodeName: e.nodeName } : { ip: e.ip, port: e.port }));
+}
+
+function sortUnique(endpoints: Endpoint[], order: number[]): Array<{ n: number; e: Endpoint }> {
+  const keyed = endpoints.map((e, i) => ({ n: order[i], e })).sort((a, b) => a.n - b.n);
+  return keyed.filter((k, i) => i === 0 || k.n !== keyed[i - 1].n);
 }
 
 export function compareEndpoints(a: Endpoint, b: Endpoint): number {
