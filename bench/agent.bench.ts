@@ -1,6 +1,7 @@
 /**
  * Benchmark `agent`: the bundled cox-agent (dist/cox-agent.mjs, what hosts
- * run) in a one-host lab (index 6) with real Podman.
+ * run) in a one-host lab (index 6, moved by COX_LAB_INDEX_OFFSET like the
+ * integration suites') with real Podman.
  *   podStartMs     median over 5 pods of: PUT accepted → pod Ready (infra +
  *                  busybox httpd with an httpGet readiness probe, image present)
  *   fiftyPodsMs    one PUT with 50 such pods → all 50 Ready
@@ -17,8 +18,9 @@ import type { AgentClient } from '../agent/client.ts';
 import type { DesiredPod } from '../common/agent-api.ts';
 import { median } from './run.ts';
 import { busyboxPod, desiredFor, isReady, startAgent, waitFor, type RunningAgent } from '../test/integration/agent-harness.ts';
+import { labIndex } from '../test/integration/lab-fixture.ts';
 
-const INDEX = 6;
+const INDEX = labIndex(6);
 
 function httpdPod(name: string): DesiredPod {
   return busyboxPod(name, `uid-bench-${name}`, {
@@ -67,6 +69,13 @@ function cpuTicks(pid: number): number {
 
 function rssBytes(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+}
+
+/** The agent's own view of where its memory is, from its /metrics: for reading a regression, not a figure. */
+async function memoryBreakdown(client: AgentClient): Promise<string> {
+  const text = await client.metrics();
+  const mib = (name: string) => (Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20).toFixed(1);
+  return `heap ${mib('nodejs_heap_size_used_bytes')}/${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB, array buffers ${mib('nodejs_array_buffers_bytes')} MiB`;
 }
 
 export default async function (log: (line: string) => void): Promise<Record<string, number | string | boolean>> {
@@ -118,7 +127,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     await new Promise((r) => setTimeout(r, 30_000));
     const idleCpuPercent = (((cpuTicks(pid) - c0) / hz) / ((performance.now() - w0) / 1000)) * 100;
     const idleRssMb = rssBytes(pid) / 2 ** 20;
-    log(`idle: ${idleCpuPercent.toFixed(2)} % CPU, ${idleRssMb.toFixed(1)} MiB RSS`);
+    log(`idle: ${idleCpuPercent.toFixed(2)} % CPU, ${idleRssMb.toFixed(1)} MiB RSS (${await memoryBreakdown(client)})`);
 
     await put([]);
     await noPods(client, 180_000);
