@@ -1,13 +1,19 @@
 /**
  * `cox engine --repo PATH|URL [--branch B] [--status-branch S] [--ssh-key FILE]
- *             [--metrics ADDR] [--once [--timeout SECONDS]] [--log-level L]`
+ *             [--metrics ADDR] [--once [--timeout SECONDS]] [--log-level L]
+ *             [--fetch-interval SECONDS] [--webhook ADDR]`
  *
  * Runs the whole loop: desired commits from Git, controllers and scheduler,
  * agents over SSH, status commits. Logs are JSON lines on stderr. `--once`
  * reconciles the current commit until every pod is Ready or has failed with a
  * reason, prints the outcome on stdout and exits 0 (all ready) or 1.
+ *
+ * A URL is fetched every `--fetch-interval` seconds (default 30) and, with
+ * `--webhook ADDR`, at once when GitHub's push webhook arrives there signed
+ * with the secret in COX_WEBHOOK_SECRET (anything unsigned gets 401).
  */
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { ConfigError, UsageError, describeError } from '../../common/errors.ts';
 import { createLogger, parseLogLevel } from '../log.ts';
@@ -27,6 +33,10 @@ export interface EngineFlags {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** For a URL: where the engine keeps its clone. */
   workdir?: string;
+  /** For a URL: how often it is fetched. */
+  fetchIntervalMs?: number;
+  /** For a URL: where the push webhook listens, and the secret its requests are signed with. */
+  webhook?: { host: string; port: number; secret: string };
 }
 
 export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'env'>): EngineFlags {
@@ -40,6 +50,8 @@ export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'en
     timeout: { type: 'string', default: '600' },
     'log-level': { type: 'string', default: io.env.COX_LOG_LEVEL ?? 'info' },
     workdir: { type: 'string' },
+    'fetch-interval': { type: 'string' },
+    webhook: { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   if (!values.repo) throw new UsageError('--repo PATH|URL is required');
@@ -53,6 +65,18 @@ export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'en
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${values.timeout}: expected a number of seconds`);
   const logLevel = parseLogLevel(values['log-level']);
   if (!logLevel) throw new UsageError(`--log-level ${values['log-level']}: expected debug, info, warn or error`);
+  if (!isUrl && values['fetch-interval'] !== undefined) throw new UsageError('--fetch-interval is for a URL --repo (a local repository is watched)');
+  if (!isUrl && values.webhook !== undefined) throw new UsageError('--webhook is for a URL --repo (a local repository is watched)');
+  const fetchInterval = values['fetch-interval'] === undefined ? undefined : Number(values['fetch-interval']);
+  if (fetchInterval !== undefined && (!Number.isFinite(fetchInterval) || fetchInterval < 0)) {
+    throw new UsageError(`--fetch-interval ${values['fetch-interval']}: expected a number of seconds (0: only on webhook)`);
+  }
+  let webhook: EngineFlags['webhook'];
+  if (values.webhook !== undefined) {
+    const secret = io.env.COX_WEBHOOK_SECRET;
+    if (!secret) throw new ConfigError('--webhook needs the secret GitHub signs pushes with in COX_WEBHOOK_SECRET');
+    webhook = { ...listenAddress('--webhook', values.webhook), secret };
+  }
   return {
     repo,
     branch: values.branch!,
@@ -63,7 +87,29 @@ export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'en
     timeoutMs: timeout * 1000,
     logLevel,
     workdir: values.workdir ? path.resolve(io.cwd, values.workdir) : undefined,
+    fetchIntervalMs: fetchInterval === undefined ? undefined : fetchInterval * 1000,
+    webhook,
   };
+}
+
+function listenAddress(flag: string, value: string): { host: string; port: number } {
+  try {
+    return parseListenAddress(value);
+  } catch {
+    throw new ConfigError(`${flag} ${value}: expected PORT or HOST:PORT, e.g. 127.0.0.1:9465`);
+  }
+}
+
+/** The push webhook on its own listener; resolves once listening. */
+async function serveWebhook(handler: http.RequestListener, address: { host: string; port: number }): Promise<{ server: http.Server; url: string }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new ConfigError(`--webhook ${address.host}:${address.port}: ${err.message}`)));
+    server.listen(address.port, address.host, () => resolve());
+  });
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : address.port;
+  return { server, url: `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${port}/` };
 }
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
@@ -104,8 +150,13 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
     }, flags.timeoutMs);
   }
 
+  let webhookServer: Awaited<ReturnType<typeof serveWebhook>> | undefined;
   try {
     await engine.start();
+    if (flags.webhook) {
+      webhookServer = await serveWebhook(built.webhook(flags.webhook.secret), flags.webhook);
+      log.info('webhook.listening', { url: webhookServer.url });
+    }
   } catch (err) {
     await engine.stop().catch(() => {});
     metricsServer?.server.close();
@@ -115,6 +166,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (timeout) clearTimeout(timeout);
   process.removeListener('SIGINT', onSignal);
   process.removeListener('SIGTERM', onSignal);
+  webhookServer?.server.close();
   await engine.stop().catch((err) => log.error('engine.stop-failed', { error: describeError(err) }));
   metricsServer?.server.close();
   log.info('engine.stopped', { code });

@@ -3,6 +3,7 @@
  * the host manager (engine/hosts), the status writer (engine/status) and the
  * controllers (engine/controllers). The one place that knows all of them.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildAgentBundle } from '../../agent/bundle.ts';
 import { describeError } from '../../common/errors.ts';
 import { reconcile } from '../controllers/index.ts';
@@ -23,6 +24,8 @@ export interface BuildOptions {
   statusBranch: string;
   sshKey?: string;
   workdir?: string;
+  /** URL mode: fetch this often (default 30 s). */
+  fetchIntervalMs?: number;
   log: Logger;
   metrics: EngineMetrics;
   env?: NodeJS.ProcessEnv;
@@ -32,6 +35,8 @@ export interface BuiltEngine {
   engine: Engine;
   /** The local repository the engine reads and writes status to (a clone for a URL). */
   repoDir: string;
+  /** The GitHub push webhook's HTTP handler (URL mode: a signed push fetches at once). */
+  webhook: (secret: string) => (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** The status writer behind the loop's StatusSink, counting commits for metrics and logging them. */
@@ -52,14 +57,11 @@ export const reconcileFn: ReconcileFn = (input) => reconcile({ ...input, desired
 
 export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
   const { log, metrics } = options;
-  const feed = await openDesiredFeed({ repo: options.repo, branch: options.branch, workdir: options.workdir, log, env: options.env ?? process.env });
+  const feed = await openDesiredFeed({ repo: options.repo, branch: options.branch, workdir: options.workdir, fetchIntervalMs: options.fetchIntervalMs, log, env: options.env ?? process.env });
   const repoDir = feed.repoDir;
   const auth = await loadClientAuth(options.sshKey, options.env ?? process.env);
   const bundle = await buildAgentBundle();
   log.info('agent.bundle', { build: bundle.build.slice(0, 12), bytes: bundle.contents.length });
-
-  const initialObserved = await readStatus(repoDir, options.statusBranch);
-  log.info('status.restored', { pods: initialObserved.pods.size, nodes: initialObserved.nodes.size, appliedCommit: initialObserved.appliedCommit });
 
   const writer = await StatusWriter.open({
     repoDir,
@@ -73,6 +75,10 @@ export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
     onError: (err) => log.error('status.commit-failed', { error: describeError(err) }),
   });
 
+  // After the writer opened: for a URL it has just fetched the remote's status branch, the engine's memory.
+  const initialObserved = await readStatus(repoDir, options.statusBranch);
+  log.info('status.restored', { pods: initialObserved.pods.size, nodes: initialObserved.nodes.size, appliedCommit: initialObserved.appliedCommit });
+
   // Every watch answer is a heartbeat: long-polls that return at least every 2 s keep nodes
   // Ready within the default grace period whatever the agent's own heartbeat interval.
   const hosts = new HostManager({ auth, bundle, watchTimeoutSeconds: 2, onProgress: (line) => log.info('hosts.progress', { message: line }) });
@@ -83,5 +89,5 @@ export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
     close: () => hosts.close(),
   };
   const engine = new Engine({ feed, fleet, status: statusSink(writer, metrics, log), reconcile: reconcileFn, initialObserved, log, metrics });
-  return { engine, repoDir };
+  return { engine, repoDir, webhook: feed.webhook };
 }

@@ -18,6 +18,8 @@ export interface FeedOptions {
   repo: string;
   branch: string;
   workdir?: string;
+  /** URL mode: fetch this often (default: the source's). */
+  fetchIntervalMs?: number;
   log: Logger;
   env: NodeJS.ProcessEnv;
 }
@@ -26,8 +28,9 @@ interface LoadedPreview extends PreviewSource {
   ref: string;
 }
 
-export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed & { repoDir: string; remote?: RemoteOptions }> {
-  const source = new DesiredSource({ repo: options.repo, branch: options.branch, stateDir: options.workdir });
+export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed & { repoDir: string; remote?: RemoteOptions; webhook: DesiredSource['webhook'] }> {
+  const source = new DesiredSource({ repo: options.repo, branch: options.branch, stateDir: options.workdir, fetchIntervalMs: options.fetchIntervalMs });
+  await source.openMirror();
   const previews = new Map<string, LoadedPreview>();
   const noted = new Set<string>();
   let changed: () => void = () => {};
@@ -92,6 +95,7 @@ export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed
   return {
     repoDir: source.gitdir,
     remote: source.remote,
+    webhook: (secret) => source.webhook(secret),
     async start(onChange) {
       changed = onChange;
       await source.start(onChange);

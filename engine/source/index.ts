@@ -115,13 +115,17 @@ export class DesiredSource extends EventEmitter {
     this.loader = options.loader ?? new DesiredLoader(this.gitdir);
   }
 
+  /** URL mode: creates the local mirror if it does not exist yet (so the status branch can be fetched into it before start). */
+  async openMirror(): Promise<void> {
+    if (!this.remote) return;
+    mkdirSync(this.gitdir, { recursive: true });
+    if (!existsSync(path.join(this.gitdir, 'HEAD'))) await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
+  }
+
   /** Reads the branch once (failing loudly if it cannot), then keeps following it. */
   async start(changed?: () => void): Promise<void> {
     this.changed = changed;
-    if (this.remote) {
-      mkdirSync(this.gitdir, { recursive: true });
-      if (!existsSync(path.join(this.gitdir, 'HEAD'))) await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
-    }
+    await this.openMirror();
     await this.refresh();
     if (!this.view.applied && !this.view.refused) {
       throw new GitError(`${this.remote ? safeUrl(this.remote.url) : this.options.repo}: branch ${this.branchRef} not found`, { ref: this.branchRef });
