@@ -1,14 +1,17 @@
 /**
- * DaemonSet: one pod on every node that passes the template's node selector,
+ * DaemonSet: one pod for every node that passes the template's node selector,
  * required node affinity and taints (with the tolerations Kubernetes adds to
- * daemon pods), including nodes added later; pods are bound directly.
+ * daemon pods), including nodes added later. As in Kubernetes, a daemon pod is
+ * pinned to its node by required node affinity on the node's name and bound
+ * by the scheduler, so it passes the filters any pod passes (resources, host
+ * ports, ...); one that does not fit stays Pending with the scheduler's reason.
  * RollingUpdate replaces old pods node by node within maxUnavailable;
  * OnDelete leaves old pods until they are deleted.
  */
-import type { DaemonSet, Toleration } from '../../schemas/types.generated.ts';
+import type { DaemonSet, NodeSelector, PodTemplateSpec, Toleration } from '../../schemas/types.generated.ts';
 import { CONTROLLER_REVISION_HASH_LABEL, type PodObject } from '../model.ts';
 import { podInfo } from '../scheduler/index.ts';
-import { nodeMatchesPod } from '../scheduler/plugins/node-affinity.ts';
+import { nodeMatchesPod, pinnedNodeNames } from '../scheduler/plugins/node-affinity.ts';
 import { untoleratedTaint } from '../scheduler/plugins/taint-toleration.ts';
 import type { NodeView, Pass } from './context.ts';
 import { resolveConfig } from './config.ts';
@@ -35,6 +38,20 @@ export function daemonEligible(ds: DaemonSet, node: NodeView): boolean {
   return untoleratedTaint(node.taints, tolerations) === undefined;
 }
 
+/** The node a daemon pod is for: where it is bound, else the node its required affinity pins it to (Kubernetes' GetTargetNodeName). */
+export function targetNodeOf(pod: PodObject): string | undefined {
+  if (pod.spec.nodeName) return pod.spec.nodeName;
+  const pinned = pinnedNodeNames(pod);
+  return pinned?.size === 1 ? [...pinned][0] : undefined;
+}
+
+/** The template for one node's pod: required node affinity replaced by the node's name, as Kubernetes' DaemonSet controller does. */
+export function templateForNode(template: PodTemplateSpec, nodeName: string): PodTemplateSpec {
+  const affinity = template.spec.affinity ?? {};
+  const byName = { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In' as const, values: [nodeName] }] }] } satisfies NodeSelector;
+  return { ...template, spec: { ...template.spec, affinity: { ...affinity, nodeAffinity: { ...affinity.nodeAffinity, requiredDuringSchedulingIgnoredDuringExecution: byName } } } };
+}
+
 export function reconcileDaemonSet(pass: Pass, ds: DaemonSet): void {
   const namespace = ds.metadata.namespace ?? 'default';
   const name = ds.metadata.name;
@@ -52,12 +69,7 @@ export function reconcileDaemonSet(pass: Pass, ds: DaemonSet): void {
   const missing = resolveConfig(pass.desired, namespace, ds.spec.template.spec).missing;
   if (missing.length > 0) pass.actions.push({ type: 'configError', workload: key, message: missing.join('; ') });
 
-  const byNode = new Map<string, PodObject[]>();
-  for (const pod of pass.podsByOwner.get(key) ?? []) {
-    const list = byNode.get(pod.spec.nodeName ?? '');
-    if (list) list.push(pod);
-    else byNode.set(pod.spec.nodeName ?? '', [pod]);
-  }
+  const byNode = podsByTargetNode(pass.podsByOwner.get(key) ?? []);
   const terminatingOn = new Set((pass.terminatingByOwner.get(key) ?? []).map((p) => p.spec.nodeName));
   const eligible = pass.nodes.filter((n) => daemonEligible(ds, n));
   const eligibleNames = new Set(eligible.map((n) => n.name));
@@ -78,7 +90,7 @@ export function reconcileDaemonSet(pass: Pass, ds: DaemonSet): void {
     const pod = byNode.get(node.name)?.[0];
     if (!pod) {
       if (missing.length > 0 || terminatingOn.has(node.name)) continue;
-      addPod(pass, newPod(pass, { namespace, prefix: name, template, templateHash: undefined, owner, nodeName: node.name, seed: node.name }), key, `${key} on node ${node.name}`);
+      addPod(pass, newPod(pass, { namespace, prefix: name, template: templateForNode(template, node.name), owner, seed: node.name }), key, `${key} on node ${node.name}`);
       continue;
     }
     const old = pod.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] !== hash;
@@ -92,19 +104,53 @@ export function reconcileDaemonSet(pass: Pass, ds: DaemonSet): void {
     }
   }
 
-  const current = pass.podsByOwner.get(key) ?? [];
-  setWorkload(pass, key, {
-    apiVersion: 'apps/v1',
-    kind: 'DaemonSet',
-    metadata: { name, namespace },
-    status: {
-      observedCommit: pass.commit,
-      desiredNumberScheduled: eligible.length,
-      currentNumberScheduled: current.length,
-      updatedNumberScheduled: current.filter((p) => p.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] === hash).length,
-      numberReady: current.filter(isReady).length,
-      numberAvailable: current.filter((p) => isAvailable(pass, p, minReady)).length,
-      numberUnavailable: Math.max(eligible.length - current.filter((p) => isAvailable(pass, p, minReady)).length, 0),
-    },
-  });
+  setWorkload(pass, key, { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name, namespace }, status: { observedCommit: pass.commit, ...daemonSetCounts(pass, eligibleNames, podsByTargetNode(pass.podsByOwner.get(key) ?? []), hash, minReady) } });
+}
+
+function podsByTargetNode(pods: readonly PodObject[]): Map<string, PodObject[]> {
+  const byNode = new Map<string, PodObject[]>();
+  for (const pod of pods) {
+    const node = targetNodeOf(pod) ?? '';
+    const list = byNode.get(node);
+    if (list) list.push(pod);
+    else byNode.set(node, [pod]);
+  }
+  return byNode;
+}
+
+/**
+ * Kubernetes' DaemonSet status, node by node: a node that should run the
+ * daemon and has a pod for it counts as scheduled — Pending too, as a pod the
+ * scheduler could not place there is — and as unavailable until that pod is
+ * available; a pod for a node that should not run it is misscheduled.
+ */
+export function daemonSetCounts(pass: Pass, eligible: ReadonlySet<string>, byNode: ReadonlyMap<string, readonly PodObject[]>, hash: string, minReady: number) {
+  let desired = 0;
+  let current = 0;
+  let misscheduled = 0;
+  let ready = 0;
+  let updated = 0;
+  let available = 0;
+  for (const node of pass.nodes) {
+    const pod = byNode.get(node.name)?.[0];
+    if (!eligible.has(node.name)) {
+      if (pod) misscheduled++;
+      continue;
+    }
+    desired++;
+    if (!pod) continue;
+    current++;
+    if (pod.metadata.labels?.[CONTROLLER_REVISION_HASH_LABEL] === hash) updated++;
+    if (isReady(pod)) ready++;
+    if (isAvailable(pass, pod, minReady)) available++;
+  }
+  return {
+    desiredNumberScheduled: desired,
+    currentNumberScheduled: current,
+    numberMisscheduled: misscheduled,
+    updatedNumberScheduled: updated,
+    numberReady: ready,
+    numberAvailable: available,
+    numberUnavailable: desired - available,
+  };
 }

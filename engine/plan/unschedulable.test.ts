@@ -64,4 +64,34 @@ spec:
     assert.deepEqual(json.unschedulable.map((u) => u.message), [reason]);
     assert.ok((await plan(repo.dir, 'text')).includes(reason));
   });
+
+  it('a DaemonSet pod that does not fit its node is planned unschedulable with Insufficient cpu, the other created on its node', async () => {
+    // Nodes without observed status are assumed to have 4 cpus; h2 is cordoned, which a daemon pod tolerates.
+    write(repo.dir, 'apps/hog.yaml', `apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  nodeName: h1
+  containers:
+    - {name: hog, image: coxswain/busybox:1, resources: {requests: {cpu: "3500m"}}}
+`);
+    write(repo.dir, 'apps/agent.yaml', `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+        - {name: agent, image: coxswain/busybox:1, resources: {requests: {cpu: "1"}}}
+`);
+    gitCli(repo.dir, ['add', '-A']);
+    gitCli(repo.dir, ['commit', '-q', '-m', 'a daemon that does not fit next to the hog']);
+    const reason = "0/2 nodes are available: 1 Insufficient cpu, 1 node(s) didn't satisfy plugin(s) [NodeAffinity].";
+    const json = JSON.parse(await plan(repo.dir, 'json')) as { create: Array<{ owner?: string; node?: string; unschedulable?: string }> };
+    const daemons = json.create.filter((p) => p.owner === 'DaemonSet/default/agent');
+    assert.deepEqual(daemons.map((p) => p.node ?? p.unschedulable).sort(), [reason, 'h2']);
+    assert.ok((await plan(repo.dir, 'text')).includes(reason));
+  });
 });

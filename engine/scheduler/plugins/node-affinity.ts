@@ -19,12 +19,37 @@ function hasNodeConstraints(pod: PodInfo): boolean {
   return (selector !== undefined && Object.keys(selector).length > 0) || pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution !== undefined;
 }
 
+/**
+ * The nodes a pod's required node affinity pins it to by name (every term has
+ * matchFields metadata.name In ...), as the DaemonSet controller pins its
+ * pods; undefined when any term does not.
+ */
+export function pinnedNodeNames(pod: Pick<PodInfo, 'spec'>): Set<string> | undefined {
+  const terms = (pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []) as NodeSelectorTerm[];
+  if (terms.length === 0) return undefined;
+  const names = new Set<string>();
+  for (const term of terms) {
+    const byName = (term.matchFields ?? []).find((f) => f.key === 'metadata.name' && f.operator === 'In');
+    if (!byName) return undefined;
+    for (const name of byName.values ?? []) names.add(name);
+  }
+  return names;
+}
+
+const PINNED_KEY = 'NodeAffinity/pinned';
+
 export const nodeAffinityFilter = {
   name: 'NodeAffinity',
-  preFilter(_state, pod) {
-    return hasNodeConstraints(pod) ? null : SKIP;
+  preFilter(state, pod) {
+    if (!hasNodeConstraints(pod)) return SKIP;
+    const pinned = pinnedNodeNames(pod);
+    if (pinned) state.set(PINNED_KEY, pinned);
+    return null;
   },
-  filter(_state, pod, node) {
+  filter(state, pod, node) {
+    // kube-scheduler's PreFilterResult: the nodes a pod is not pinned to are refused in these words.
+    const pinned = state.get(PINNED_KEY) as Set<string> | undefined;
+    if (pinned && !pinned.has(node.name)) return unresolvable('NodeAffinity', "node(s) didn't satisfy plugin(s) [NodeAffinity]");
     return nodeMatchesPod(pod, node) ? null : unresolvable('NodeAffinity', "node(s) didn't match Pod's node affinity/selector");
   },
 } satisfies FilterPlugin;
