@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { git } from './gitcli.ts';
-import { rollback } from './rollback.ts';
+import { filesDefining, rollback } from './rollback.ts';
 import { run } from './rollback.ts';
 
 function deployment(name: string, image: string, replicas = 3): string {
@@ -65,6 +65,15 @@ describe('cox rollback', () => {
     const result = await rollback({ repo, branch: 'main', namespace: 'default', name: 'web' });
     assert.deepEqual(result.files, ['new.yaml']);
     assert.match((await git(repo, ['show', 'main:new.yaml'])).stdout, /img:1/);
+  });
+
+  it('looks only at the files the engine reads: a copy under a hidden directory is left alone', async () => {
+    const v1 = await commit({ 'web.yaml': deployment('web', 'img:1'), '.drafts/web.yaml': deployment('web', 'img:draft'), 'notes.yaml': 'about: web\n' }, 'v1');
+    await commit({ 'web.yaml': deployment('web', 'img:2'), '.drafts/web.yaml': deployment('web', 'img:draft2') }, 'v2');
+    assert.deepEqual(await filesDefining(repo, v1, 'default', 'web'), ['web.yaml']);
+    const result = await rollback({ repo, branch: 'main', namespace: 'default', name: 'web' });
+    assert.deepEqual(result.files, ['web.yaml']);
+    assert.match((await git(repo, ['show', 'main:.drafts/web.yaml'])).stdout, /img:draft2/);
   });
 
   it('refuses a Deployment that had no earlier version, naming the commit that created it', async () => {

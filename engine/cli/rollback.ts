@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ConfigError, GitError, UsageError } from '../../common/errors.ts';
+import { isManifestPath } from '../source/tree.ts';
 import { parse, outputFormat } from './args.ts';
 import { git } from './gitcli.ts';
 import type { CommandIO } from './main.ts';
@@ -59,21 +60,25 @@ async function currentBranch(repo: string): Promise<string> {
   return head.stdout.trim();
 }
 
-/** Files of a tree that hold `Deployment namespace/name` (multi-document YAML and JSON alike). */
+/**
+ * Manifest files of a tree (the engine's rule: *.yaml, *.yml, *.json outside
+ * hidden directories) that hold `Deployment namespace/name`, multi-document
+ * YAML and JSON alike. Only files that mention the name are parsed: one
+ * `git grep` finds them, so a repository of thousands of files costs one
+ * process, not one per file.
+ */
 export async function filesDefining(repo: string, rev: string, namespace: string, name: string): Promise<string[]> {
-  const list = await git(repo, ['ls-tree', '-r', '-z', rev]);
-  const entries = list.stdout.split('\0').filter(Boolean).map((line) => {
-    const [meta, file] = line.split('\t');
-    return { blob: meta.split(' ')[2], file };
-  }).filter((e) => /\.(ya?ml|json)$/.test(e.file));
+  const grep = await git(repo, ['grep', '-l', '-z', '-F', '-e', name, rev, '--'], { allowFailure: true });
+  if (grep.code > 1) throw new GitError(`git grep in ${repo}: ${grep.stderr.trim()}`, { rev });
+  const candidates = grep.stdout.split('\0').filter(Boolean).map((entry) => entry.slice(rev.length + 1)).filter(isManifestPath).sort();
   const found: string[] = [];
-  for (const entry of entries) {
-    const text = (await git(repo, ['cat-file', 'blob', entry.blob])).stdout;
+  for (const file of candidates) {
+    const text = (await git(repo, ['cat-file', 'blob', `${rev}:${file}`])).stdout;
     for (const doc of parseAllDocuments(text)) {
       if ('errors' in doc && doc.errors.length) continue;
       const obj = doc.toJS() as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
       if (obj?.kind === 'Deployment' && obj.metadata?.name === name && (obj.metadata.namespace ?? 'default') === namespace) {
-        found.push(entry.file);
+        found.push(file);
         break;
       }
     }
