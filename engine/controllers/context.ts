@@ -94,15 +94,24 @@ export function podKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
+/** A pod's "namespace/name", kept per metadata object: an unchanged pod's key is not built again every pass. */
+const podKeys = new WeakMap<PodObject['metadata'], string>();
+
+export function podKeyOf(pod: PodObject): string {
+  let key = podKeys.get(pod.metadata);
+  if (key === undefined) podKeys.set(pod.metadata, (key = podKey(pod.metadata.namespace, pod.metadata.name)));
+  return key;
+}
+
 /** The names in use, built from the next state the first time a pass creates a pod (steady passes never pay for it). */
 export function namesInUse(pass: Pass): Set<string> {
   if (!pass.namesInUse) {
     pass.namesInUse = new Set();
-    for (const pod of pass.next.pods.values()) pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
+    for (const pod of pass.next.pods.values()) pass.namesInUse.add(podKeyOf(pod));
     // Most observed pods are still in the next state under the same name: only the others add a name.
     for (const [uid, pod] of pass.observed.pods) {
       const next = pass.next.pods.get(uid);
-      if (next?.metadata.name !== pod.metadata.name || next.metadata.namespace !== pod.metadata.namespace) pass.namesInUse.add(podKey(pod.metadata.namespace, pod.metadata.name));
+      if (next?.metadata.name !== pod.metadata.name || next.metadata.namespace !== pod.metadata.namespace) pass.namesInUse.add(podKeyOf(pod));
     }
   }
   return pass.namesInUse;

@@ -88,7 +88,7 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
 
   schedulePending(pass);
 
-  reconcileServices(pass, desired.list('Service'), indexPodsByLabel(pass.next.pods.values()));
+  reconcileServices(pass, desired.list('Service'), indexPodsByLabel(pass.next.pods));
 
   const nodeStates = buildNodeStates(pass);
   return {

@@ -1,7 +1,18 @@
 /** IPv4 arithmetic for CIDR allocation. */
 
 export function ipToNumber(address: string): number {
-  return address.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0);
+  // Digits and dots are read in place (every pass checks 10,000 kept VIPs); anything else goes through Number() per part.
+  let n = 0;
+  let part = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) {
+      n = ((n << 8) | part) >>> 0;
+      part = 0;
+    } else if (c >= 48 && c <= 57) part = part * 10 + (c - 48);
+    else return address.split('.').reduce((acc, p) => ((acc << 8) | Number(p)) >>> 0, 0);
+  }
+  return ((n << 8) | part) >>> 0;
 }
 
 export function numberToIp(n: number): string {

@@ -146,8 +146,15 @@ export function evictPods(pass: Pass, podsByNode: Map<string, PodObject[]>): voi
   }
 }
 
-/** "Kind/namespace/name" of a pod's controller, or "Pod/namespace/name" for a bare pod. */
+const ownerKeys = new WeakMap<PodObject['metadata'], string>();
+
+/** "Kind/namespace/name" of a pod's controller, or "Pod/namespace/name" for a bare pod (kept per metadata object, like podKeyOf). */
 export function ownerKeyOf(pod: PodObject): string {
-  const owner = pod.metadata.ownerReferences?.[0];
-  return owner ? `${owner.kind}/${pod.metadata.namespace}/${owner.name}` : `Pod/${pod.metadata.namespace}/${pod.metadata.name}`;
+  let key = ownerKeys.get(pod.metadata);
+  if (key === undefined) {
+    const owner = pod.metadata.ownerReferences?.[0];
+    key = owner ? `${owner.kind}/${pod.metadata.namespace}/${owner.name}` : `Pod/${pod.metadata.namespace}/${pod.metadata.name}`;
+    ownerKeys.set(pod.metadata, key);
+  }
+  return key;
 }

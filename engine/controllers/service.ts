@@ -47,9 +47,7 @@ function labelKeysOf(pod: PodObject): string[] {
   return keys;
 }
 
-/** Pods of one namespace by "key=value" label, so a selector looks at its candidates only. */
-export function indexPodsByLabel(pods: Iterable<PodObject>): Map<string, PodObject[]> {
-  const index = new Map<string, PodObject[]>();
+function addToIndex(index: Map<string, PodObject[]>, pods: Iterable<PodObject>): void {
   for (const pod of pods) {
     for (const key of labelKeysOf(pod)) {
       const list = index.get(key);
@@ -57,7 +55,63 @@ export function indexPodsByLabel(pods: Iterable<PodObject>): Map<string, PodObje
       else index.set(key, [pod]);
     }
   }
-  return index;
+}
+
+/** The last index handed out and the pods it holds (a pass reads the map only while it runs; the next one updates it). */
+let lastIndex: { pods: Set<PodObject>; byLabel: Map<string, PodObject[]> } | undefined;
+
+/**
+ * Pods by "namespace/key=value" label, so a selector looks at its candidates
+ * only. Built from the last pass's index: pods are replaced, never changed in
+ * place, so only the pods that left or arrived are filed, and a list they
+ * touch is replaced by a new one (a list handed out never changes: the
+ * per-service memo compares them). The order within a list may differ from
+ * a fresh build; endpoints are sorted, so nothing downstream depends on it.
+ */
+export function indexPodsByLabel(pods: ReadonlyMap<string, PodObject>): Map<string, PodObject[]> {
+  const last = lastIndex;
+  const added: PodObject[] = [];
+  let kept = 0;
+  if (last) {
+    for (const pod of pods.values()) {
+      if (last.pods.has(pod)) kept++;
+      else added.push(pod);
+    }
+  }
+  if (!last || added.length > pods.size / 4) {
+    const byLabel = new Map<string, PodObject[]>();
+    addToIndex(byLabel, pods.values());
+    lastIndex = { pods: new Set(pods.values()), byLabel };
+    return byLabel;
+  }
+  const removed = new Set<PodObject>();
+  if (kept < last.pods.size) for (const pod of last.pods) if (pods.get(pod.metadata.uid) !== pod) removed.add(pod);
+  if (added.length === 0 && removed.size === 0) return last.byLabel;
+
+  const byLabel = last.byLabel;
+  const touched = new Set<string>();
+  for (const pod of removed) {
+    last.pods.delete(pod);
+    for (const key of labelKeysOf(pod)) touched.add(key);
+  }
+  for (const key of touched) {
+    const list = byLabel.get(key)!.filter((p) => !removed.has(p));
+    if (list.length > 0) byLabel.set(key, list);
+    else byLabel.delete(key);
+  }
+  for (const pod of added) {
+    last.pods.add(pod);
+    for (const key of labelKeysOf(pod)) {
+      const list = byLabel.get(key);
+      if (!list) byLabel.set(key, [pod]);
+      else if (touched.has(key)) list.push(pod);
+      else {
+        touched.add(key);
+        byLabel.set(key, [...list, pod]);
+      }
+    }
+  }
+  return byLabel;
 }
 
 export function computeEndpoints(service: ServiceObject, pods: Iterable<PodObject> | Map<string, PodObject[]>, publishNotReady = false): Endpoints {
@@ -80,7 +134,7 @@ export function computeEndpoints(service: ServiceObject, pods: Iterable<PodObjec
       if (target === undefined) continue;
       addresses.push({ ip: pod.status.podIP!, port: target, nodeName: pod.spec.nodeName, podName: pod.metadata.name });
     }
-    addresses.sort((a, b) => compareIp(a.ip, b.ip) || a.port - b.port);
+    addresses.sort((a, b) => compareIp(a.ip, b.ip) || a.port - b.port || (a.podName < b.podName ? -1 : a.podName > b.podName ? 1 : 0));
     return { port: port.name ?? String(port.port), addresses };
   });
 }
@@ -95,11 +149,24 @@ function compareIp(a: string, b: string): number {
 /** Per desired Service: the object it produced and the candidate pods it saw, to skip unchanged services next pass. */
 const memo = new WeakMap<Service, { out: ServiceObject; candidates: readonly PodObject[] }>();
 
-function candidatesOf(s: Service, namespace: string, podsByLabel: Map<string, PodObject[]>): readonly PodObject[] {
-  const selector = s.spec.selector;
-  if (!selector) return [];
-  const [k] = Object.keys(selector);
-  return k === undefined ? [] : podsByLabel.get(`${namespace}/${k}=${selector[k]}`) ?? [];
+/** A desired Service's namespace, "namespace/name" and the label index key of its selector's first pair, worked out once per object. */
+const serviceKeys = new WeakMap<Service, { namespace: string; key: string; candidatesKey: string | undefined }>();
+
+function keysOf(s: Service): { namespace: string; key: string; candidatesKey: string | undefined } {
+  let keys = serviceKeys.get(s);
+  if (!keys) {
+    const namespace = s.metadata.namespace ?? 'default';
+    const selector = s.spec.selector;
+    const first = selector ? Object.keys(selector)[0] : undefined;
+    keys = { namespace, key: `${namespace}/${s.metadata.name}`, candidatesKey: first === undefined ? undefined : `${namespace}/${first}=${selector![first]}` };
+    serviceKeys.set(s, keys);
+  }
+  return keys;
+}
+
+function candidatesOf(s: Service, podsByLabel: Map<string, PodObject[]>): readonly PodObject[] {
+  const key = keysOf(s).candidatesKey;
+  return key === undefined ? [] : podsByLabel.get(key) ?? [];
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -114,11 +181,9 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
   const usedIPs = new Set<string>();
   const usedPorts = new Set<number>();
   const desired = services.map((s) => {
-    const namespace = s.metadata.namespace ?? 'default';
-    const key = `${namespace}/${s.metadata.name}`;
+    const { namespace, key } = keysOf(s);
     return { s, namespace, key, previous: pass.observed.services.get(key) };
   });
-  const desiredKeys = new Set(desired.map((d) => d.key));
 
   // Explicit addresses and earlier allocations are claimed first, so a new Service never takes them.
   for (const { s } of desired) {
@@ -140,7 +205,7 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
   }
 
   for (const { s, namespace, key, previous } of desired) {
-    const candidates = candidatesOf(s, namespace, podsByLabel);
+    const candidates = candidatesOf(s, podsByLabel);
     const seen = memo.get(s);
     const sameIP = s.spec.clusterIP ? s.spec.clusterIP === previous?.spec.clusterIP : kept.get(key) === previous;
     if (seen && previous && seen.out === previous && sameIP && sameList(seen.candidates, candidates)) {
@@ -187,8 +252,9 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
     memo.set(s, { out, candidates });
   }
 
+  // Every desired Service is in the next state by now: the others were removed from Git.
   for (const [key, previous] of pass.observed.services) {
-    if (desiredKeys.has(key)) continue;
+    if (pass.next.services.has(key)) continue;
     pass.actions.push({ type: 'releaseService', service: key, clusterIP: previous.spec.clusterIP });
   }
 }
