@@ -3,7 +3,8 @@
  * one), through undici. Every HTTP failure is translated here, once, into a
  * RuntimeError naming the operation.
  */
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Pool, request } from './undici.ts';
 import { Readable } from 'node:stream';
 import { RuntimeError } from '../../common/errors.ts';
 import { demux, demuxStream } from './demux.ts';
@@ -251,7 +252,7 @@ export class DockerRuntime implements ContainerRuntime {
     else if (call.body !== undefined) { body = JSON.stringify(call.body); headers['content-type'] = 'application/json'; }
     let res: Dispatcher.ResponseData;
     try {
-      res = await (stream ? this.streams : this.pool).request({ method: call.method, path: qs ? `${call.path}?${qs}` : call.path, headers, body, signal: call.signal });
+      res = await request(stream ? this.streams : this.pool, { method: call.method, path: qs ? `${call.path}?${qs}` : call.path, headers, body, signal: call.signal });
     } catch (err) {
       throw new RuntimeError(operation, 0, `${(err as Error).message} (socket ${this.socketPath})`);
     }
