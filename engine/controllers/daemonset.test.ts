@@ -9,14 +9,15 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000);
 const KEY = 'DaemonSet/default/agent';
 
-/** A node as its agent reports it: Ready, with this much cpu allocatable. */
-function observedNode(name: string, cpu: string): NodeObject {
+/** A node as its agent reports it: Ready (unless "NotReady" follows the cpu), with this much cpu allocatable. */
+function observedNode(name: string, cpuAndReadiness: string): NodeObject {
+  const [cpu, readiness] = cpuAndReadiness.split(' ');
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name },
     spec: {},
-    status: { addresses: [], allocatable: { cpu, memory: '8Gi', pods: '110' }, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: at(0).toISOString() }], lastHeartbeatTime: at(0).toISOString() },
+    status: { addresses: [], allocatable: { cpu, memory: '8Gi', pods: '110' }, conditions: [{ type: 'Ready', status: readiness === 'NotReady' ? 'False' : 'True', lastTransitionTime: at(0).toISOString() }], lastHeartbeatTime: at(0).toISOString() },
   };
 }
 
@@ -91,6 +92,13 @@ describe('DaemonSet pods go through the scheduler’s filters for their node', (
       observed: { h1: '4', h2: '4' },
       expect: { h1: 'bound', h2: 'bound' },
       status: { desiredNumberScheduled: 2, currentNumberScheduled: 2 },
+    },
+    {
+      name: 'a node that is not Ready keeps a new daemon pod Pending (it tolerates only the NoExecute not-ready taint, as in Kubernetes)',
+      objects: [node('h1'), node('h2'), daemonSet({ cpu: '1' })],
+      observed: { h1: '4', h2: '4 NotReady' },
+      expect: { h1: 'bound', h2: "Pending: 0/2 nodes are available: 1 node(s) didn't satisfy plugin(s) [NodeAffinity], 1 node(s) were not ready." },
+      status: { desiredNumberScheduled: 2, currentNumberScheduled: 2, numberAvailable: 0 },
     },
     {
       name: 'a node whose taint the daemon does not tolerate gets no pod and is not desired',
