@@ -5,25 +5,27 @@
  *   parseManifestFile(file)            one file, pure (cache it by content)
  *   checkRepository(objects, cluster)  cross-object checks and the cluster's policy
  *   loadManifests(files)               both, plus the Cluster (defaults when absent) and the store
- *                                      (pass the same RepositoryChecks to reuse the checks of unchanged namespaces)
+ *   ManifestSnapshot                   the same, kept: update(changed files) gives the next commit's
+ *                                      load for the cost of what changed (engine/source uses it)
  *
  * Objects handed out are owned by the loader's caller and must be treated as
  * read-only (parse results may be cached and shared).
  */
 import type { Cluster } from '../../schemas/types.generated.ts';
-import { RepositoryChecks } from './checks/repository.ts';
-import { parseManifestFile } from './parse.ts';
-import { validateObject } from './schema.ts';
-import { ObjectStore } from './store.ts';
-import type { Diagnostic, ManifestObject, SourceFile } from './types.ts';
+import { parseManifestFile, type ParseResult } from './parse.ts';
+import { compareDiagnostics, ManifestSnapshot } from './snapshot.ts';
+import type { ObjectStore } from './store.ts';
+import type { Diagnostic, SourceFile } from './types.ts';
 
 export type { Diagnostic, ManifestObject, SourceFile } from './types.ts';
-export type { KindTypes } from './store.ts';
+export type { KindTypes, StoreChange } from './store.ts';
 export type { ParseResult } from './parse.ts';
 export type { FieldPath } from './yaml.ts';
 export { ObjectStore, keyOf } from './store.ts';
 export { parseManifestFile } from './parse.ts';
-export { checkRepository, RepositoryChecks } from './checks/repository.ts';
+export { checkRepository } from './checks/repository.ts';
+export { ManifestSnapshot, compareDiagnostics, defaultCluster, CLUSTER_API_VERSION, type FileChange } from './snapshot.ts';
+export { PathMap } from './path-map.ts';
 export { sourceOf, positionOf } from './positions.ts';
 export { KINDS, WORKLOAD_KINDS, isKnownKind, type KindName, type KindInfo } from './kinds.ts';
 export { selectorMatches } from './checks/selectors.ts';
@@ -36,31 +38,10 @@ export interface LoadResult {
   diagnostics: Diagnostic[];
 }
 
-export const CLUSTER_API_VERSION = 'coxswain.dev/v1alpha1';
-
-/** A Cluster with every default, as if cluster.yaml said only its name. */
-export function defaultCluster(): Cluster {
-  const cluster = { apiVersion: CLUSTER_API_VERSION, kind: 'Cluster', metadata: { name: 'default' } };
-  validateObject('Cluster', cluster);
-  return cluster as Cluster;
-}
-
-/** Loads a repository's files: every object, the Cluster, and all diagnostics sorted by file and position. */
-export function loadManifests(
-  files: SourceFile[],
-  parse: (file: SourceFile) => { objects: ManifestObject[]; diagnostics: Diagnostic[] } = parseManifestFile,
-  checks = new RepositoryChecks(),
-): LoadResult {
-  const objects: ManifestObject[] = [];
-  const diagnostics: Diagnostic[] = [];
-  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
-    const result = parse(file);
-    objects.push(...result.objects);
-    diagnostics.push(...result.diagnostics);
-  }
-  const cluster = (objects.find((object) => object.kind === 'Cluster') as Cluster | undefined) ?? defaultCluster();
-  diagnostics.push(...checks.check(objects, cluster));
-  return { store: new ObjectStore(objects, cluster), cluster, diagnostics: sortDiagnostics(diagnostics) };
+/** Loads a repository's files (paths unique): every object, the Cluster, and all diagnostics sorted by file and position. */
+export function loadManifests(files: SourceFile[], parse: (file: SourceFile) => ParseResult = parseManifestFile): LoadResult {
+  const { store, cluster, diagnostics } = ManifestSnapshot.empty().update(files.map((file) => [file.path, parse(file)]));
+  return { store, cluster, diagnostics };
 }
 
 /** "file:line:col: severity: message", as compilers print it. */
@@ -73,5 +54,5 @@ export function hasErrors(diagnostics: Diagnostic[]): boolean {
 }
 
 export function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
-  return [...diagnostics].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column));
+  return [...diagnostics].sort(compareDiagnostics);
 }

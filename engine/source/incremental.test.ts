@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DesiredLoader, type DesiredCommit } from './index.ts';
-import { tempRepo } from '../status/testing.ts';
+import fc from 'fast-check';
+import { keyOf } from '../manifests/index.ts';
+import { manifestCommit } from '../manifests/testing.ts';
+import { DesiredLoader, objectChanges, type DesiredCommit, type ObjectChanges } from './index.ts';
+import { gitCli, tempRepo } from '../status/testing.ts';
 import { commitFiles } from './testing.ts';
 
 function deployment(name: string, namespace: string, options: { app?: string; image?: string; config?: string } = {}): string {
@@ -54,6 +58,28 @@ function outcome(load: DesiredCommit) {
   return { objects: load.store.all(), cluster: load.cluster, diagnostics: load.diagnostics, valid: load.valid };
 }
 
+/** Writes (text) or deletes (null) files and commits whatever that changed, possibly nothing. */
+function commitStep(dir: string, changes: Array<[string, string | null]>, message: string): string {
+  for (const [file, text] of changes) {
+    const full = path.join(dir, file);
+    if (text === null) rmSync(full, { force: true });
+    else {
+      mkdirSync(path.dirname(full), { recursive: true });
+      writeFileSync(full, text);
+    }
+  }
+  gitCli(dir, ['add', '-A']);
+  gitCli(dir, ['commit', '-q', '--allow-empty', '-m', message]);
+  return gitCli(dir, ['rev-parse', 'HEAD']);
+}
+
+/** Changes as sorted keys, whatever order they were found in. */
+function changeKeys(changes: ObjectChanges) {
+  const keys = (objects: Array<{ kind: string; namespace?: string; name: string }>) => objects.map((o) => keyOf(o.kind, o.namespace, o.name)).sort();
+  const refs = (objects: DesiredCommit['changes']['added']) => objects.map((o) => ({ kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name }));
+  return { added: keys(refs(changes.added)), modified: keys(refs(changes.modified)), deleted: keys(changes.deleted) };
+}
+
 describe('DesiredLoader: loading against the previous commit', () => {
   let repo: ReturnType<typeof tempRepo>;
   beforeEach(() => {
@@ -99,5 +125,32 @@ describe('DesiredLoader: loading against the previous commit', () => {
     for (const expected of ['is defined twice', 'ConfigMap a/settings is not in the repository', 'also selects the pods of', 'selects no Pod', 'is also used by', 'outside the cluster\'s nodePortRange']) {
       assert.ok(messages.includes(expected), `the edits should produce "${expected}" at some point:\n${messages}`);
     }
+  });
+
+  it('gives exactly a cold load after random commits, with the changes a whole-store comparison finds, and leaves the commit it started from as it was', async function () {
+    this.timeout(300_000);
+    await fc.assert(
+      fc.asyncProperty(fc.array(manifestCommit, { minLength: 2, maxLength: 6 }), async (commits) => {
+        const run = tempRepo();
+        try {
+          const gitdir = path.join(run.dir, '.git');
+          const loader = new DesiredLoader(gitdir);
+          let previous: DesiredCommit | undefined;
+          for (const [i, changes] of commits.entries()) {
+            const commit = commitStep(run.dir, changes, `step ${i}`);
+            const before = previous && JSON.stringify(outcome(previous));
+            const next = await loader.load(commit, previous);
+            if (previous) assert.equal(JSON.stringify(outcome(previous)), before, 'the commit loaded against is unchanged (the last valid one stays applicable)');
+            const cold = await new DesiredLoader(gitdir).load(commit);
+            assert.deepEqual(outcome(next), outcome(cold), `step ${i}`);
+            assert.deepEqual(changeKeys(next.changes), changeKeys(objectChanges(previous?.store, next.store)), `changes at step ${i}`);
+            previous = next;
+          }
+        } finally {
+          run.cleanup();
+        }
+      }),
+      { numRuns: 12 },
+    );
   });
 });

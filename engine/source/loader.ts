@@ -5,11 +5,10 @@
  * parsed, and the result says which objects were added, modified or deleted.
  */
 import type { Cluster } from '../../schemas/types.generated.ts';
-import { keyOf, loadManifests, parseManifestFile, hasErrors, RepositoryChecks, type Diagnostic, type ManifestObject, type ObjectStore, type SourceFile } from '../manifests/index.ts';
-import type { ParseResult } from '../manifests/index.ts';
+import { keyOf, ManifestSnapshot, parseManifestFile, PathMap, type Diagnostic, type FileChange, type KindName, type ManifestObject, type ObjectStore, type ParseResult, type SourceFile } from '../manifests/index.ts';
 import { canonicalJson } from '../status/render.ts';
 import { PackReader, type Pack } from './pack.ts';
-import { commitTree, diffManifestTrees, listManifestFiles, objectReadingFs, readBlobText, type FileIndex } from './tree.ts';
+import { commitTree, diffManifestTrees, listManifestFiles, objectReadingFs, readBlobText } from './tree.ts';
 
 export interface ObjectRef {
   kind: string;
@@ -27,7 +26,8 @@ export interface ObjectChanges {
 export interface DesiredCommit {
   commit: string;
   tree: string;
-  files: FileIndex;
+  /** path -> blob oid of every manifest file. */
+  files: PathMap<string>;
   store: ObjectStore;
   cluster: Cluster;
   /** Errors and warnings, sorted by file and position. */
@@ -35,16 +35,16 @@ export interface DesiredCommit {
   valid: boolean;
   /** Objects that differ from the commit it was loaded against (everything, for a first load). */
   changes: ObjectChanges;
-  /** Files read and parsed for this load (the rest came from the cache). */
+  /** Files read and parsed for this load (the rest came from the cache or the commit it was loaded against). */
   parsed: number;
   /** Where the time went: git (trees and blobs), parsing changed files, loading the store and cross-object checks. */
   timings: { gitMs: number; parseMs: number; storeMs: number };
+  /** The loaded manifests; the next commit loaded against this one starts from here. */
+  snapshot: ManifestSnapshot;
 }
 
 export class DesiredLoader {
   private readonly cache = new ParseCache();
-  /** Cross-object checks of the last load, reused for the namespaces a change did not touch. */
-  private readonly checks = new RepositoryChecks();
   /** isomorphic-git's object cache (pack indexes), kept across loads. */
   readonly gitCache = {};
   /** Parsed pack indexes by file name, kept across loads. */
@@ -55,88 +55,73 @@ export class DesiredLoader {
     private readonly parse: (file: SourceFile) => ParseResult = parseManifestFile,
   ) {}
 
-  /** Loads `commit`; with `base` (an earlier load) only the files changed since it are read. */
+  /**
+   * Loads `commit`; with `base` (an earlier load, of any commit) only the files
+   * changed since it are read, parsed and checked again. `base` is left as it was.
+   */
   async load(commit: string, base?: DesiredCommit): Promise<DesiredCommit> {
     const started = performance.now();
     const objectFs = objectReadingFs(this.gitdir);
     const packs = new PackReader(this.gitdir, this.packIndexes);
-    const tree = await commitTree(this.gitdir, commit, this.gitCache, objectFs);
-    let files: FileIndex;
-    let touched: string[] = [];
-    if (base) {
-      const diff = await diffManifestTrees(this.gitdir, base.tree, tree, this.gitCache, objectFs);
-      files = new Map(base.files);
-      for (const file of diff.deleted) files.delete(file);
-      for (const [file, oid] of diff.changed) files.set(file, oid);
-      touched = [...diff.deleted, ...diff.changed.keys()];
-    } else {
-      files = await listManifestFiles(this.gitdir, tree, this.gitCache, objectFs);
-    }
-    const missing = [...files].filter(([file, oid]) => !this.cache.get(file, oid));
+    const tree = await commitTree(this.gitdir, commit, this.gitCache, objectFs, packs);
+    const diff = base
+      ? await diffManifestTrees(this.gitdir, base.tree, tree, this.gitCache, objectFs, packs)
+      : { changed: await listManifestFiles(this.gitdir, tree, this.gitCache, objectFs, packs), deleted: [] };
+    const missing = [...diff.changed].filter(([file, oid]) => !this.cache.get(file, oid));
     const texts = await Promise.all(missing.map(([, oid]) => readBlobText(this.gitdir, oid, this.gitCache, objectFs, packs)));
     const read = performance.now();
     missing.forEach(([file, oid], i) => this.cache.set(file, oid, this.parse({ path: file, text: texts[i] })));
     const parsed = performance.now();
-    const sources: SourceFile[] = [...files.keys()].map((file) => ({ path: file, text: '' }));
-    const { store, cluster, diagnostics } = loadManifests(sources, (file) => this.cache.get(file.path, files.get(file.path)!)!, this.checks);
-    const changes = base ? this.fileChanges(base, files, touched, store) : objectChanges(undefined, store);
+    const fileChanges: FileChange[] = [
+      ...diff.deleted.map((file): FileChange => [file, undefined]),
+      ...[...diff.changed].map(([file, oid]): FileChange => [file, this.cache.get(file, oid)!]),
+    ];
+    const snapshot = (base?.snapshot ?? ManifestSnapshot.empty()).update(fileChanges);
+    const files = (base?.files ?? PathMap.empty<string>()).with([...diff.deleted.map((file) => [file, undefined] as const), ...diff.changed]);
+    const changes = base ? changedObjects(base.snapshot, snapshot, fileChanges) : objectChanges(undefined, snapshot.store);
     this.evict(files, base?.files);
     return {
       commit,
       tree,
       files,
-      store,
-      cluster,
-      diagnostics,
-      valid: !hasErrors(diagnostics),
+      store: snapshot.store,
+      cluster: snapshot.cluster,
+      diagnostics: snapshot.diagnostics,
+      valid: snapshot.errorCount === 0,
       changes,
       parsed: missing.length,
       timings: { gitMs: read - started, parseMs: parsed - read, storeMs: performance.now() - parsed },
+      snapshot,
     };
   }
 
-  /**
-   * Object changes from the files that changed: objects of unchanged files are
-   * the same cached objects, so only changed and deleted files are compared.
-   * `touched` are the files the tree diff found changed or deleted. Falls back
-   * to comparing whole stores when the base's parses were evicted.
-   */
-  private fileChanges(base: DesiredCommit, files: FileIndex, touched: string[], store: ObjectStore): ObjectChanges {
-    const before: ManifestObject[] = [];
-    const after: ManifestObject[] = [];
-    for (const file of touched) {
-      const was = base.files.get(file);
-      const now = files.get(file);
-      if (was === now) continue;
-      const old = was === undefined ? undefined : this.cache.get(file, was);
-      if (was !== undefined && !old) return objectChanges(base.store, store);
-      if (old) before.push(...old.objects);
-      if (now !== undefined) after.push(...this.cache.get(file, now)!.objects);
-    }
-    const key = (o: ManifestObject) => keyOf(o.kind, o.metadata.namespace, o.metadata.name);
-    const lookup = (o: ManifestObject, s: ObjectStore) => (s as unknown as { get(kind: string, ns: string | undefined, name: string): ManifestObject | undefined }).get(o.kind, o.metadata.namespace, o.metadata.name);
-    const changes: ObjectChanges = { added: [], modified: [], deleted: [] };
-    const old = new Map(before.map((o) => [key(o), o]));
-    for (const obj of after) {
-      const k = key(obj);
-      const inStore = lookup(obj, store);
-      if (inStore !== obj) continue; // a duplicate the store did not take
-      const prev = old.get(k) ?? lookup(obj, base.store);
-      old.delete(k);
-      if (!prev) changes.added.push(obj);
-      else if (canonicalJson(prev) !== canonicalJson(obj)) changes.modified.push(obj);
-    }
-    for (const [, obj] of old) {
-      if (!lookup(obj, store)) changes.deleted.push({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name });
-    }
-    return changes;
-  }
-
   /** Keeps the parse cache to the files of the last two loads (the current one and its base). */
-  private evict(current: FileIndex, previous: FileIndex | undefined): void {
+  private evict(current: PathMap<string>, previous: PathMap<string> | undefined): void {
     if (this.cache.size <= 2 * current.size + 1000) return;
-    this.cache.retain([current, previous ?? new Map()]);
+    this.cache.retain([current, previous ?? PathMap.empty()]);
   }
+}
+
+/**
+ * Object changes from the files that changed: only a key with an object in
+ * one of them can hold another object now (a duplicate elsewhere may take
+ * over a deleted one), so only those keys are compared.
+ */
+function changedObjects(base: ManifestSnapshot, next: ManifestSnapshot, files: FileChange[]): ObjectChanges {
+  const touched = new Map<string, ManifestObject>();
+  for (const [file, result] of files) {
+    for (const o of [...(base.file(file)?.objects ?? []), ...(result?.objects ?? [])]) touched.set(keyOf(o.kind, o.metadata.namespace, o.metadata.name), o);
+  }
+  const changes: ObjectChanges = { added: [], modified: [], deleted: [] };
+  const lookup = (store: ObjectStore, kind: string, namespace: string | undefined, name: string) => store.get(kind as KindName, namespace, name) as ManifestObject | undefined;
+  for (const { kind, metadata: { namespace, name } } of touched.values()) {
+    const was = lookup(base.store, kind, namespace, name);
+    const now = lookup(next.store, kind, namespace, name);
+    if (now && !was) changes.added.push(now);
+    else if (was && !now) changes.deleted.push({ kind, namespace, name });
+    else if (was && now && was !== now && canonicalJson(was) !== canonicalJson(now)) changes.modified.push(now);
+  }
+  return changes;
 }
 
 /**
@@ -159,7 +144,7 @@ class ParseCache {
   }
 
   /** Drops every parse that is not of a file version in one of `indexes`. */
-  retain(indexes: FileIndex[]): void {
+  retain(indexes: Array<PathMap<string>>): void {
     for (const [file, versions] of this.byFile) {
       for (const oid of [...versions.keys()]) {
         if (indexes.some((index) => index.get(file) === oid)) continue;

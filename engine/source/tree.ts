@@ -19,7 +19,10 @@ export function isManifestPath(file: string): boolean {
 /** path -> blob oid. */
 export type FileIndex = Map<string, string>;
 
-export async function commitTree(gitdir: string, commit: string, cache: object, objectFs: FsClient = fs): Promise<string> {
+export async function commitTree(gitdir: string, commit: string, cache: object, objectFs: FsClient = fs, packs?: PackReader): Promise<string> {
+  const packed = readPacked(packs, commit, 'commit');
+  const tree = packed && /^tree ([0-9a-f]{40})\n/.exec(packed.toString('latin1', 0, 46))?.[1];
+  if (tree) return tree;
   try {
     return (await git.readCommit({ fs: objectFs, gitdir, oid: commit, cache })).commit.tree;
   } catch (err) {
@@ -28,10 +31,10 @@ export async function commitTree(gitdir: string, commit: string, cache: object, 
 }
 
 /** Every manifest file of a tree with its blob oid. */
-export async function listManifestFiles(gitdir: string, tree: string, cache: object, objectFs: FsClient = fs): Promise<FileIndex> {
+export async function listManifestFiles(gitdir: string, tree: string, cache: object, objectFs: FsClient = fs, packs?: PackReader): Promise<FileIndex> {
   const out: FileIndex = new Map();
   const walk = async (oid: string, prefix: string): Promise<void> => {
-    const { tree: entries } = await git.readTree({ fs: objectFs, gitdir, oid, cache });
+    const entries = await readTreeEntries(gitdir, oid, cache, objectFs, packs);
     await Promise.all(
       entries.map(async (e) => {
         const file = `${prefix}${e.path}`;
@@ -52,9 +55,9 @@ export interface TreeDiff {
 }
 
 /** Manifest files that differ between two trees; identical subtrees are skipped without being read. */
-export async function diffManifestTrees(gitdir: string, from: string | undefined, to: string, cache: object, objectFs: FsClient = fs): Promise<TreeDiff> {
+export async function diffManifestTrees(gitdir: string, from: string | undefined, to: string, cache: object, objectFs: FsClient = fs, packs?: PackReader): Promise<TreeDiff> {
   const diff: TreeDiff = { changed: new Map(), deleted: [] };
-  const read = async (oid: string | undefined) => (oid ? (await git.readTree({ fs: objectFs, gitdir, oid, cache })).tree : []);
+  const read = async (oid: string | undefined) => (oid ? readTreeEntries(gitdir, oid, cache, objectFs, packs) : []);
   const walk = async (a: string | undefined, b: string | undefined, prefix: string): Promise<void> => {
     if (a === b) return;
     const [ta, tb] = await Promise.all([read(a), read(b)]);
@@ -82,10 +85,44 @@ export async function diffManifestTrees(gitdir: string, from: string | undefined
 }
 
 export async function readBlobText(gitdir: string, oid: string, cache: object, objectFs: FsClient = fs, packs?: PackReader): Promise<string> {
-  const packed = packs?.read(oid);
-  if (packed?.type === 'blob' && hashObject('blob', packed.data).oid === oid) return packed.data.toString('utf8');
+  const packed = readPacked(packs, oid, 'blob');
+  if (packed) return packed.toString('utf8');
   const { blob } = await git.readBlob({ fs: objectFs, gitdir, oid, cache });
   return Buffer.from(blob).toString('utf8');
+}
+
+export interface TreeEntry {
+  path: string;
+  oid: string;
+  type: 'blob' | 'tree' | 'commit';
+}
+
+/** A tree's entries: from a pack when it is in one, through isomorphic-git otherwise. */
+export async function readTreeEntries(gitdir: string, oid: string, cache: object, objectFs: FsClient = fs, packs?: PackReader): Promise<TreeEntry[]> {
+  const packed = readPacked(packs, oid, 'tree');
+  if (packed) return parseTree(packed);
+  return (await git.readTree({ fs: objectFs, gitdir, oid, cache })).tree;
+}
+
+/** Git's tree format: entries of `<octal mode> <name>\0<20-byte oid>`. */
+function parseTree(data: Buffer): TreeEntry[] {
+  const entries: TreeEntry[] = [];
+  let at = 0;
+  while (at < data.length) {
+    const space = data.indexOf(0x20, at);
+    const nul = data.indexOf(0, space);
+    const mode = data.toString('latin1', at, space);
+    const type = mode === '40000' ? 'tree' : mode === '160000' ? 'commit' : 'blob';
+    entries.push({ path: data.toString('utf8', space + 1, nul), oid: data.toString('hex', nul + 1, nul + 21), type });
+    at = nul + 21;
+  }
+  return entries;
+}
+
+/** An object's content from a pack, if it is packed, of that type and hashes to its oid. */
+function readPacked(packs: PackReader | undefined, oid: string, type: 'commit' | 'tree' | 'blob'): Buffer | undefined {
+  const packed = packs?.read(oid);
+  return packed?.type === type && hashObject(type, packed.data).oid === oid ? packed.data : undefined;
 }
 
 /**

@@ -17,45 +17,19 @@ import { podSpecOf, type PodSpecSite } from './pods.ts';
 import { checkPolicy } from './policy.ts';
 import { formatPath } from '../schema.ts';
 
+/** Every cross-object check over a list of objects in file order (the first of two alike is the one kept). */
 export function checkRepository(objects: ManifestObject[], cluster?: Cluster): Diagnostic[] {
-  return new RepositoryChecks().check(objects, cluster);
-}
-
-/**
- * checkRepository with memory: most checks only relate objects of the same
- * namespace, so their diagnostics are kept per namespace and reused while
- * that namespace holds the very same objects (the loader's cached parses) and
- * the cluster policy is unchanged. Only the checks across namespaces (clusters,
- * nodes, service addresses and node ports) run over everything each time.
- * Sorted by position, the diagnostics are those of a fresh run.
- */
-export class RepositoryChecks {
-  private namespaces = new Map<string, { objects: ManifestObject[]; policy: string; diagnostics: Diagnostic[] }>();
-
-  check(objects: ManifestObject[], cluster?: Cluster): Diagnostic[] {
-    const clusters = objects.filter((o) => o.kind === 'Cluster');
-    const effectiveCluster = cluster ?? (clusters[0] as Cluster | undefined);
-    const policy = effectiveCluster ? JSON.stringify(effectiveCluster.spec?.policy ?? {}) : '';
-    const byNamespace = new Map<string, ManifestObject[]>();
-    for (const object of objects) {
-      const namespace = object.metadata.namespace ?? '';
-      let list = byNamespace.get(namespace);
-      if (!list) byNamespace.set(namespace, (list = []));
-      list.push(object);
-    }
-    const diagnostics: Diagnostic[] = [];
-    const namespaces = new Map<string, { objects: ManifestObject[]; policy: string; diagnostics: Diagnostic[] }>();
-    for (const [namespace, list] of byNamespace) {
-      const previous = this.namespaces.get(namespace);
-      const same = previous && previous.policy === policy && previous.objects.length === list.length && previous.objects.every((object, i) => object === list[i]);
-      const result = same ? previous : { objects: list, policy, diagnostics: checkNamespace(list, effectiveCluster) };
-      namespaces.set(namespace, result);
-      diagnostics.push(...result.diagnostics);
-    }
-    this.namespaces = namespaces;
-    diagnostics.push(...checkAcrossNamespaces(objects, clusters, effectiveCluster));
-    return diagnostics;
+  const effectiveCluster = cluster ?? (objects.find((o) => o.kind === 'Cluster') as Cluster | undefined);
+  const byNamespace = new Map<string, ManifestObject[]>();
+  for (const object of objects) {
+    const namespace = object.metadata.namespace ?? '';
+    let list = byNamespace.get(namespace);
+    if (!list) byNamespace.set(namespace, (list = []));
+    list.push(object);
   }
+  const diagnostics = [...byNamespace.values()].flatMap((list) => checkNamespace(list, effectiveCluster));
+  diagnostics.push(...checkAcrossNamespaces(objects.filter(isCheckedAcrossNamespaces), effectiveCluster));
+  return diagnostics;
 }
 
 function reporter(diagnostics: Diagnostic[]) {
@@ -70,8 +44,12 @@ function reporter(diagnostics: Diagnostic[]) {
   return { report, error, warning };
 }
 
-/** The checks that only relate objects of one namespace (or of none, for cluster-scoped objects), and the policy. */
-function checkNamespace(objects: ManifestObject[], cluster: Cluster | undefined): Diagnostic[] {
+/**
+ * The checks that only relate objects of one namespace (or of none, for
+ * cluster-scoped objects), and the policy: their result depends on nothing
+ * but `objects` (in file order) and the cluster's spec.policy.
+ */
+export function checkNamespace(objects: ManifestObject[], cluster: Cluster | undefined): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const { report, error, warning } = reporter(diagnostics);
   checkDuplicates(objects, error);
@@ -87,9 +65,22 @@ function checkNamespace(objects: ManifestObject[], cluster: Cluster | undefined)
   return diagnostics;
 }
 
-function checkAcrossNamespaces(objects: ManifestObject[], clusters: ManifestObject[], cluster: Cluster | undefined): Diagnostic[] {
+/**
+ * The objects the checks across namespaces look at: Clusters, Nodes, and
+ * Services with a clusterIP or a node port. Any other object leaves their result as it is.
+ */
+export function isCheckedAcrossNamespaces(object: ManifestObject): boolean {
+  if (object.kind === 'Cluster' || object.kind === 'Node') return true;
+  if (object.kind !== 'Service') return false;
+  const { spec } = object as unknown as Service;
+  return spec.clusterIP !== undefined || spec.ports.some((port) => port.nodePort !== undefined);
+}
+
+/** One Cluster, node addresses and subnets, service addresses and node ports: over the objects isCheckedAcrossNamespaces picks, in file order. */
+export function checkAcrossNamespaces(objects: ManifestObject[], cluster: Cluster | undefined): Diagnostic[] {
   const diagnostics: Diagnostic[] = [];
   const { error } = reporter(diagnostics);
+  const clusters = objects.filter((o) => o.kind === 'Cluster');
   for (const extra of clusters.slice(1)) error(extra, ['kind'], `a repository has one Cluster; the first is at ${where(clusters[0])}`);
   const spec = cluster?.spec ?? {};
   const podCIDR = spec.podCIDR ? parseCidr(spec.podCIDR) : undefined;
