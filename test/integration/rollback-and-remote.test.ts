@@ -1,5 +1,5 @@
 /**
- * Two paths of the product a user takes, in a real lab (index 8, 2 hosts):
+ * Paths of the product a user takes, in a real lab (index 8, 2 hosts):
  *
  * - `cox rollback deployment/NAME` as a user runs it against the repository a
  *   running engine follows: one new commit on the desired branch restores
@@ -10,7 +10,9 @@
  *   compare-and-swap (a commit someone else pushed to the status branch
  *   survives), and a push webhook signed with the secret deploys a new commit
  *   long before the fetch interval; a wrongly signed one gets 401 and fetches
- *   nothing.
+ *   nothing. Its --metrics endpoint says which commit is applied.
+ * - `cox engine --once`: exit 0 with where the pods run once all are Ready;
+ *   exit 1 naming the pod whose image cannot be pulled (old pods keep serving).
  *
  * Every check looks at the hosts (a request through the VIP from inside a
  * host) or at the repositories, and waits with a deadline.
@@ -150,7 +152,7 @@ describe(`cox rollback and cox engine --repo URL in the lab (index ${INDEX})`, f
       try {
         workdir = path.join(handle.dir, 'engine-state');
         rmSync(workdir, { recursive: true, force: true });
-        engine = startEngine({ repo: url, sshKey: handle.lab.clientKeyPath, logFile, extraArgs: ['--workdir', workdir, '--fetch-interval', '600', '--webhook', '127.0.0.1:0'] });
+        engine = startEngine({ repo: url, sshKey: handle.lab.clientKeyPath, logFile, extraArgs: ['--workdir', workdir, '--fetch-interval', '600', '--webhook', '127.0.0.1:0', '--metrics', '127.0.0.1:0'] });
       } finally {
         for (const [name, value] of [['COX_GIT_TOKEN', saved.token], ['COX_WEBHOOK_SECRET', saved.secret]] as const) {
           if (value === undefined) delete process.env[name];
@@ -210,6 +212,45 @@ describe(`cox rollback and cox engine --repo URL in the lab (index ${INDEX})`, f
       assert.ok(server.requests.some((r) => r.includes('git-receive-pack')), 'status went back over smart HTTP');
       const fsck = await git(remoteDir, ['fsck', '--strict', '--no-progress'], { allowFailure: true });
       assert.equal(fsck.code, 0, fsck.stderr);
+
+      // What a monitoring system scrapes says the same.
+      const metricsLine = engine!.log().split('\n').find((l) => l.includes('"metrics.listening"'));
+      assert.ok(metricsLine, 'the engine logged where --metrics listens');
+      const metrics = await (await fetch((JSON.parse(metricsLine) as { url: string }).url)).text();
+      assert.match(metrics, new RegExp(`^coxswain_desired_commit_info\\{commit="${c}"\\} 1$`, 'm'));
+      assert.ok(Number(/^coxswain_status_commits_total (\d+)$/m.exec(metrics)?.[1]) > 0, `status commits counted:\n${metrics}`);
+    });
+  });
+
+  describe('cox engine --once', () => {
+    before(async function () {
+      this.timeout(60_000);
+      await engine?.stop();
+      // The URL engine's status commits, so the next engine starts from everything observed so far.
+      await git(repo.dir, ['fetch', '-q', path.join(handle.dir, 'served', 'cluster.git'), '+coxswain/status:coxswain/status']);
+    });
+
+    it('exits 0 once every pod of the commit is Ready, says where they run, and leaves them serving', async () => {
+      repo.write('apps/web.yaml', webApp({ name: 'web', replicas: 2, version: 'vD', vip: VIP }));
+      const d = await repo.commit('web vD');
+      const once = await cox(['engine', '--repo', repo.dir, '--ssh-key', handle.lab.clientKeyPath, '--once', '--timeout', '150'], repo.dir);
+      assert.equal(once.code, 0, once.stdout + once.stderr.split('\n').slice(-10).join('\n'));
+      assert.match(once.stdout, new RegExp(`^${d.slice(0, 12)}: 2 pods ready on h\\d(, h\\d)?\n$`));
+      await servesEverywhere('vD');
+    });
+
+    it('exits 1 and names the pod whose image cannot be pulled, while the old pods keep serving', async () => {
+      repo.write('apps/web.yaml', webApp({ name: 'web', replicas: 2, version: 'vD', vip: VIP }).replace('coxswain/busybox:1', 'coxswain/no-such-image:1'));
+      const e = await repo.commit('web: an image no host has');
+      const once = await cox(['engine', '--repo', repo.dir, '--ssh-key', handle.lab.clientKeyPath, '--once', '--timeout', '150'], repo.dir);
+      assert.equal(once.code, 1, once.stdout + once.stderr.split('\n').slice(-10).join('\n'));
+      const [summary, ...failed] = once.stdout.trimEnd().split('\n');
+      assert.match(summary, new RegExp(`^${e.slice(0, 12)}: 2 pods ready on .*, 1 failed$`));
+      assert.equal(failed.length, 1, once.stdout);
+      assert.match(failed[0], /^default\/web-[a-z0-9]+-[a-z0-9]+ on h\d: container web: (ErrImagePull|ImagePullBackOff)/);
+      await servesEverywhere('vD');
+      repo.write('apps/web.yaml', webApp({ name: 'web', replicas: 2, version: 'vD', vip: VIP }));
+      await repo.commit('web: back to an image the hosts have');
     });
   });
 });
