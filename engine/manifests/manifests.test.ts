@@ -76,7 +76,7 @@ describe('manifests: invalid fixtures report exactly the expected diagnostics', 
     'kinds.yaml': 'unsupported, ignored, misspelt and wrong-apiVersion kinds, and documents that are not manifests, are reported',
     'selectors.yaml': 'a controller whose selector also matches another controller\'s pods or a bare Pod gets a warning naming them',
     'references.yaml': 'references to missing ConfigMaps, Secrets and keys are errors, and a second object of the same name names the first',
-    'topology-spread.yaml': 'topology spread constraints with maxSkew below 1, an unknown whenUnsatisfiable or policy, minDomains without DoNotSchedule and a repeated topologyKey are errors at their field',
+    'topology-spread.yaml': 'topology spread constraints with maxSkew below 1, an unknown whenUnsatisfiable or policy, minDomains without DoNotSchedule, matchLabelKeys without a labelSelector and a repeated topologyKey are errors at their field',
   };
   const files = readdirSync(path.join(testdata, 'invalid')).sort();
   it('every invalid fixture has a sentence in this table', () => assert.deepEqual(files, Object.keys(sentences).sort()));

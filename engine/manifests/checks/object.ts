@@ -223,6 +223,7 @@ export function checkPodSpec(spec: PodSpec, path: FieldPath, out: Findings, inTe
     spreadPairs.add(pair);
     if (constraint.minDomains !== undefined && constraint.whenUnsatisfiable !== 'DoNotSchedule') out.error([...at, 'minDomains'], 'can only be set with whenUnsatisfiable DoNotSchedule');
     if (constraint.labelSelector) checkSelector(constraint.labelSelector, [...at, 'labelSelector'], out);
+    else if (constraint.matchLabelKeys?.length) out.error([...at, 'matchLabelKeys'], 'can only be set with a labelSelector');
   });
 }
 
