@@ -64,6 +64,7 @@ export class AgentDaemon {
     this.kubelet = new Kubelet({
       runtime: o.runtime, stateDir: o.stateDir, log: o.log, backoff: o.backoff, pollMs: o.pollMs,
       network: () => this.network.network ?? 'coxswain',
+      sandboxStarted: () => this.network.pinBridge(),
       runtimeName: () => this.runtimeName,
       onPodStatus: (pod) => this.stream.setPod(pod),
       onPodDeleted: (uid) => this.stream.deletePod(uid),

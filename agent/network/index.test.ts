@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { gatewayOf, nftScript, routeCommands } from './index.ts';
+import { bridgeMac, gatewayOf, nftScript, pinBridgeCommands, routeCommands, type HostLink } from './index.ts';
 
 describe('pod network plan', () => {
   const cases: { name: string; desired: { cidr: string; via: string }[]; installed: { dst: string; gateway?: string }[]; want: string[] }[] = [
@@ -19,4 +19,21 @@ describe('pod network plan', () => {
   });
 
   it('takes the first address of the subnet as the gateway', () => assert.equal(gatewayOf('100.64.3.0/24'), '100.64.3.1'));
+
+  it('derives the bridge MAC from the gateway: 0a:58 and its octets, locally administered unicast', () => {
+    assert.equal(bridgeMac('100.64.1.1'), '0a:58:64:40:01:01');
+    assert.equal(bridgeMac('100.64.12.1'), '0a:58:64:40:0c:01');
+  });
+
+  describe('pinning the pod bridge MAC', () => {
+    const link = (ifname: string, address: string, kind: string | undefined, ...locals: string[]): HostLink => ({ ifname, address, ...(kind ? { linkinfo: { info_kind: kind } } : {}), addr_info: locals.map((local) => ({ local })) });
+    const cases: { name: string; links: HostLink[]; want: string[] }[] = [
+      { name: 'pins the bridge holding the gateway to its fixed address', links: [link('eth0', '6e:a5:c7:96:18:86', 'veth', '198.18.2.11'), link('podman0', 'e2:99:e5:da:25:e4', 'bridge', '100.64.1.1')], want: ['ip link set dev podman0 address 0a:58:64:40:01:01'] },
+      { name: 'leaves a bridge that has its fixed address alone', links: [link('podman0', '0a:58:64:40:01:01', 'bridge', '100.64.1.1')], want: [] },
+      { name: 'does nothing before the runtime created the bridge (no sandbox yet)', links: [link('eth0', '6e:a5:c7:96:18:86', 'veth', '198.18.2.11')], want: [] },
+      { name: 'never touches a bridge of another subnet', links: [link('br-other', '12:34:56:78:9a:bc', 'bridge', '100.64.9.1')], want: [] },
+      { name: 'never touches a link holding the gateway that is not a bridge', links: [link('eth1', '12:34:56:78:9a:bc', undefined, '100.64.1.1')], want: [] },
+    ];
+    for (const c of cases) it(c.name, () => assert.deepEqual(pinBridgeCommands(c.links, '100.64.1.0/24').map((a) => a.join(' ')), c.want));
+  });
 });

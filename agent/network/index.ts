@@ -11,7 +11,8 @@
  *   pod subnet in its own table at priority srcnat; our chain runs first
  *   (srcnat - 10) and binds pod-to-pod connections with an identity SNAT, and
  *   the kernel runs no later NAT chain for a connection already bound.
- *   Connections a service proxy DNATed are left to the proxy's own rules.
+ *   Connections a service proxy DNATed are left to the proxy's own rules;
+ * - the pod bridge's MAC address pinned (see bridgeMac).
  * Commands are built as data (argv arrays, an nft script) and run in one place.
  */
 import { execFile } from 'node:child_process';
@@ -67,6 +68,37 @@ export function gatewayOf(cidr: string): string {
   return parts.join('.');
 }
 
+/**
+ * The MAC address the pod bridge keeps: 0a:58 then the gateway's four octets
+ * (kubenet's scheme), a locally administered unicast address. Left alone, a
+ * Linux bridge takes the lowest MAC of its ports, so it changes whenever the
+ * sandbox owning that port comes or goes. Pods keep the gateway's old MAC in
+ * their neighbour cache, and everything they send to or through their host
+ * (replies to probes, to clients, to other hosts) is lost until that entry is
+ * re-probed, tens of seconds later. Netavark before 1.9 leaves the address
+ * unset; the kernel keeps an address set by hand whatever ports come and go.
+ */
+export function bridgeMac(gateway: string): string {
+  return ['0a', '58', ...gateway.split('.').map((octet) => Number(octet).toString(16).padStart(2, '0'))].join(':');
+}
+
+/** What `ip -j -d -4 addr show` says of a link, as far as pinning the bridge needs. */
+export interface HostLink {
+  ifname: string;
+  address?: string;
+  linkinfo?: { info_kind?: string };
+  addr_info?: { local?: string }[];
+}
+
+/** The command that pins the bridge holding the pod subnet's gateway to bridgeMac; none when it is pinned, or not there yet (the runtime creates it with the first sandbox). */
+export function pinBridgeCommands(links: HostLink[], podCIDR: string): string[][] {
+  const gateway = gatewayOf(podCIDR);
+  const bridge = links.find((l) => l.linkinfo?.info_kind === 'bridge' && (l.addr_info ?? []).some((a) => a.local === gateway));
+  const mac = bridgeMac(gateway);
+  if (!bridge || bridge.address === mac) return [];
+  return [['ip', 'link', 'set', 'dev', bridge.ifname, 'address', mac]];
+}
+
 export class NetworkError extends CoxError {
   constructor(step: string, message: string) {
     super('NetworkError', `pod network: ${step}: ${message}`, { step });
@@ -82,6 +114,7 @@ export interface NetworkState {
 export class PodNetwork {
   network: string | undefined;
   private applied = '';
+  private podCIDR: string | undefined;
 
   constructor(private readonly runtime: ContainerRuntime, private readonly exec: (argv: string[], input?: string) => Promise<string> = defaultExec) {}
 
@@ -90,6 +123,8 @@ export class PodNetwork {
     const key = JSON.stringify([desired.podCIDR, desired.clusterCIDR, desired.routes]);
     if (this.network && key === this.applied) return this.network;
     this.network = await this.ensureRuntimeNetwork(desired.podCIDR);
+    this.podCIDR = desired.podCIDR;
+    await this.pinBridge();
     const installed = await this.installedRoutes();
     for (const cmd of routeCommands(desired.routes, installed)) await this.exec(cmd);
     await this.exec(['nft', '-f', '-'], nftScript(desired.podCIDR, desired.clusterCIDR));
@@ -111,6 +146,17 @@ export class PodNetwork {
     if (existing) return existing.id;
     await this.runtime.createNetwork({ name: NETWORK_NAME, subnet: podCIDR, gateway: gatewayOf(podCIDR), labels: { 'io.coxswain.managed': 'true' } });
     return NETWORK_NAME;
+  }
+
+  /**
+   * Pins the pod bridge's MAC address (bridgeMac). Runs after every sandbox
+   * start, before its containers do: the runtime creates the bridge with the
+   * first sandbox and deletes it with the last one.
+   */
+  async pinBridge(): Promise<void> {
+    if (!this.podCIDR) return;
+    const links = JSON.parse((await this.exec(['ip', '-j', '-d', '-4', 'addr', 'show'])) || '[]') as HostLink[];
+    for (const cmd of pinBridgeCommands(links, this.podCIDR)) await this.exec(cmd);
   }
 
   async installedRoutes(): Promise<InstalledRoute[]> {

@@ -33,6 +33,8 @@ export interface KubeletOptions {
   pollMs?: number;
   /** The runtime network pods join (from the pod network). */
   network: () => string;
+  /** Called once a sandbox runs, before any of its containers start (the pod network pins its bridge). */
+  sandboxStarted?: () => Promise<void>;
   runtimeName: () => string;
 }
 
@@ -298,6 +300,7 @@ export class Kubelet {
     const id = await this.o.runtime.createContainer(name, infraBody(pod, this.o.network()));
     await this.o.runtime.startContainer(id);
     this.o.log(`pod ${pod.namespace}/${pod.name}: sandbox ${id.slice(0, 12)} started`);
+    await this.o.sandboxStarted?.().catch((err) => this.o.log(`pod ${pod.namespace}/${pod.name}: after the sandbox started: ${describeError(err)}`));
   }
 
   private async startContainer(rec: PodRecord, a: Extract<PodAction, { type: 'startContainer' }>, containers: ContainerInfo[]): Promise<void> {

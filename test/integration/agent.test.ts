@@ -10,6 +10,7 @@ import { labExec, labSpawn } from '../../engine/lab/index.ts';
 import { StaleGeneration } from '../../common/errors.ts';
 import { labIndex, useLab } from './lab-fixture.ts';
 import type { DesiredPod } from '../../common/agent-api.ts';
+import { bridgeMac, gatewayOf, type HostLink } from '../../agent/network/index.ts';
 import { busyboxPod, desiredFor, isReady, observedPod, startAgent, waitFor, waitForPod, type RunningAgent } from './agent-harness.ts';
 
 const INDEX = labIndex(2);
@@ -220,12 +221,30 @@ describe('cox-agent in a lab host (integration)', function () {
     await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 9, [web]));
   });
 
+  it('keeps the pod bridge on its own MAC address while sandboxes come and go, so the pods that stay answer their host at once', async () => {
+    // A Linux bridge left alone takes the lowest MAC of its ports: removing the sandbox that owned it changed the
+    // gateway's address under the running pods, whose replies then went to the old one for tens of seconds.
+    const gateway = gatewayOf(handle.lab.nodes[0].podCIDR);
+    const bridge = async () => {
+      const links = JSON.parse((await labExec(handle.lab, 'h1', ['ip', '-j', '-d', '-4', 'addr', 'show'])).stdout) as HostLink[];
+      return links.find((l) => l.linkinfo?.info_kind === 'bridge' && l.addr_info?.some((a) => a.local === gateway));
+    };
+    const others = [1, 2, 3].map((i) => busyboxPod(`churn-${i}`, `uid-churn-000000${i}`, { command: ['httpd', '-f', '-p', '8080', '-h', '/etc'] }, { terminationGracePeriodSeconds: 1 }));
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 10, [web, ...others]));
+    for (const p of others) await waitForPod(h1!.client, p.name, 'to be Ready', isReady);
+    assert.equal((await bridge())?.address, bridgeMac(gateway), 'the bridge has its pinned address with four sandboxes on it');
+    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 11, [web]));
+    await waitFor('the other pods to be gone', async () => (await h1!.client.observed()).state.pods.every((p) => p.name === 'web') || undefined, 30_000, 200);
+    assert.equal((await bridge())?.address, bridgeMac(gateway), 'the bridge kept its address when the other sandboxes left');
+    const pod = (await observedPod(h1!.client, 'web'))!;
+    const got = await labExec(handle.lab, 'h1', ['timeout', '3', 'busybox', 'wget', '-qO-', `http://${pod.status.podIP}:8080/hostname`]);
+    assert.equal(got.stdout.trim(), 'web', `the web pod answered its host at once after the others left (exit ${got.code}) ${got.stderr}`);
+  });
+
   it('programs a Service VIP through the proxier and reports the proxy table in observed state', async () => {
-    // A backend of its own, so what earlier tests did to h1's pods does not decide this one.
-    const backend = busyboxPod('vip-backend', 'uid-vip-backend-01', { command: ['httpd', '-f', '-p', '8080', '-h', '/etc'], ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/hostname', port: 'http' }, periodSeconds: 1 } });
-    await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 10, [web, backend]));
-    const pod = await waitForPod(h1!.client, 'vip-backend', 'to be Ready', isReady);
-    const state = desiredFor(handle.lab, 'h1', 11, [web, backend]);
+    // The long-lived web pod, after the agent restart and the pods that came and went before.
+    const pod = await waitForPod(h1!.client, 'web', 'to be Ready', isReady);
+    const state = desiredFor(handle.lab, 'h1', 12, [web]);
     state.services = [{ namespace: 'default', name: 'web', type: 'ClusterIP', clusterIP: '100.127.0.10', ports: [{ name: 'http', protocol: 'TCP', port: 80, endpoints: [{ ip: pod.status.podIP!, port: 8080, nodeName: 'h1' }] }] }];
     await h1!.client.putDesired(state);
     const table = await waitFor('the proxy table with the web service', async () => {
@@ -237,7 +256,7 @@ describe('cox-agent in a lab host (integration)', function () {
       const r = await labExec(handle.lab, 'h1', ['timeout', '3', 'busybox', 'wget', '-qO-', 'http://100.127.0.10/hostname']);
       return r.stdout.trim() || undefined;
     }, 20_000, 500);
-    assert.equal(got, 'vip-backend');
+    assert.equal(got, 'web');
   });
 
   it('serves Prometheus metrics with container usage and node conditions', async () => {
