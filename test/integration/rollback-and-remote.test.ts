@@ -13,12 +13,13 @@
  *   nothing. Its --metrics endpoint says which commit is applied.
  * - `cox engine --once`: exit 0 with where the pods run once all are Ready;
  *   exit 1 naming the pod whose image cannot be pulled (old pods keep serving).
+ * - `cox logs -f`: follows a growing container log over SSH, stops on Ctrl-C.
  *
  * Every check looks at the hosts (a request through the VIP from inside a
  * host) or at the repositories, and waits with a deadline.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +33,20 @@ const INDEX = labIndex(8);
 const VIP = '100.127.0.80';
 const TOKEN = 'lab-token-rollback-and-remote';
 const SECRET = 'lab-webhook-secret';
+const TICKER = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ticker}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ticker}}
+  template:
+    metadata: {labels: {app: ticker}}
+    spec:
+      containers:
+        - name: ticker
+          image: coxswain/busybox:1
+          command: [sh, -c, 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.5; done']
+`;
 const identity = { GIT_AUTHOR_NAME: 'someone else', GIT_AUTHOR_EMAIL: 'else@coxswain.invalid', GIT_COMMITTER_NAME: 'someone else', GIT_COMMITTER_EMAIL: 'else@coxswain.invalid' };
 
 describe(`cox rollback and cox engine --repo URL in the lab (index ${INDEX})`, function () {
@@ -251,6 +266,36 @@ describe(`cox rollback and cox engine --repo URL in the lab (index ${INDEX})`, f
       await servesEverywhere('vD');
       repo.write('apps/web.yaml', webApp({ name: 'web', replicas: 2, version: 'vD', vip: VIP }));
       await repo.commit('web: back to an image the hosts have');
+    });
+  });
+
+  describe('cox logs -f', () => {
+    it('follows a container\'s log as it grows, over SSH through the agent, and stops cleanly on Ctrl-C', async () => {
+      repo.write('apps/ticker.yaml', TICKER);
+      await repo.commit('a ticker that logs twice a second');
+      const once = await cox(['engine', '--repo', repo.dir, '--ssh-key', handle.lab.clientKeyPath, '--once', '--timeout', '150'], repo.dir);
+      assert.equal(once.code, 0, once.stdout + once.stderr.split('\n').slice(-10).join('\n'));
+      const pod = livePods(await repo.status(), 'ticker-')[0];
+      assert.ok(pod, 'the ticker pod is on the status branch after --once');
+
+      const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin/cox.mjs'), 'logs', pod.metadata.name, '-f', '--ssh-key', handle.lab.clientKeyPath], { cwd: repo.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      let errors = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (errors += chunk));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const lastTick = () => Math.max(-1, ...[...output.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1])));
+      try {
+        const first = await waitFor('the first ticks', () => (lastTick() >= 0 ? lastTick() : false), 30_000);
+        await waitFor(`ticks after ${first} while following (stderr: ${errors})`, () => lastTick() >= first + 4, 30_000);
+        const ticks = [...output.matchAll(/^tick (\d+)$/gm)].map((m) => Number(m[1]));
+        assert.deepEqual(ticks, ticks.map((_t, i) => ticks[0] + i), 'every line once, in order');
+        child.kill('SIGINT');
+        const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running 10 s after SIGINT'), 10_000))]);
+        assert.equal(code, 0, errors);
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
     });
   });
 });
