@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { gitCli, tempRepo } from '../status/testing.ts';
+import { gitCli, tempRepo, TEST_HOST_KEY as HOST_KEY, write } from '../status/testing.ts';
 import { run } from '../cli/plan.ts';
-
-const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2E1x4Y9f3m0J0Bz6J8xk1o2mHb1nq4w1U7l0Tt9v1c';
-
-function write(dir: string, file: string, text: string): void {
-  mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-  writeFileSync(path.join(dir, file), text);
-}
 
 /** A repository with two nodes in two zones; h2 is cordoned. */
 function seed(dir: string): void {
