@@ -4,7 +4,9 @@
  *
  *   nftFullMs              median of a full sync: normalise, render and `nft -f` the whole table (target <= 2,000)
  *   nftFullApplyCpuMs      CPU time (user + sys) of that `nft -f`: the load-independent cost
- *   nftIncrementalMs       median, one endpoint of one Service changed: render the change and `nft -f` it (target <= 20)
+ *   nftIncrementalMs       median, one endpoint of one Service changed: render the change and apply it through the
+ *                          proxier's long-lived `nft -i` session (target <= 20)
+ *   nftIncrementalSpawnMs  the same change applied the old way, a `nft -f` process each (side by side)
  *   nftIncrementalRenderMs median of rendering that change alone
  *   nftIncrementalApplyCpuMs CPU time (user + sys) of `nft -f` for that change, by time(1)
  *   spawnMs                median of spawning `ip netns exec NS true` from this process: the floor under any apply
@@ -23,6 +25,7 @@ import { median } from './run.ts';
 import { CommandExecutor, NftablesProxier } from '../agent/proxy/index.ts';
 import { diffServicePorts } from '../agent/proxy/change-tracker.ts';
 import { renderFull, renderIncremental } from '../agent/proxy/nft-render.ts';
+import { NftSession } from '../agent/proxy/nft-session.ts';
 import { renderIpvsRestore } from '../agent/proxy/ipvs-render.ts';
 import { servicePorts } from '../agent/proxy/service-ports.ts';
 import type { DesiredService } from '../common/agent-api.ts';
@@ -93,22 +96,35 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     }
     log(`whole syncs with one change: ${incremental.map((m) => m.toFixed(1)).join(' ')} ms`);
 
-    // The change alone: render it from the computed changes, then apply it.
+    // The change alone: render it from the computed changes, then apply it, alternately through the session and a spawned nft.
     const renderTimes: number[] = [];
     const changeTimes: number[] = [];
+    const spawnedTimes: number[] = [];
+    const session = new NftSession(exec);
     let applied = servicePorts(services(15));
-    for (let r = 16; r <= 30; r++) {
-      const wanted = servicePorts(services(r));
-      const changes = diffServicePorts(new Map(applied.map((p) => [p.key, p])), wanted);
-      const started = performance.now();
-      const script = renderIncremental(changes, CTX, { table: 'cox_proxy', loadBalance: true });
-      renderTimes.push(performance.now() - started);
-      const res = await exec.run(['nft', '-f', '-'], script);
-      changeTimes.push(performance.now() - started);
-      if (res.code !== 0) throw new Error(`nft -f: ${res.stderr}`);
-      applied = wanted;
+    try {
+      for (let r = 16; r <= 45; r++) {
+        const wanted = servicePorts(services(r));
+        const changes = diffServicePorts(new Map(applied.map((p) => [p.key, p])), wanted);
+        const started = performance.now();
+        const script = renderIncremental(changes, CTX, { table: 'cox_proxy', loadBalance: true });
+        const rendered = performance.now();
+        if (r % 2 === 0) {
+          await session.apply(script);
+          renderTimes.push(rendered - started);
+          changeTimes.push(performance.now() - started);
+        } else {
+          const res = await exec.run(['nft', '-f', '-'], script);
+          spawnedTimes.push(performance.now() - started);
+          if (res.code !== 0) throw new Error(`nft -f: ${res.stderr}`);
+        }
+        applied = wanted;
+      }
+    } finally {
+      session.close();
     }
-    log(`incremental render + apply: ${changeTimes.map((m) => m.toFixed(1)).join(' ')} ms`);
+    log(`incremental render + apply through the session: ${changeTimes.map((m) => m.toFixed(1)).join(' ')} ms`);
+    log(`incremental render + apply by a spawned nft -f: ${spawnedTimes.map((m) => m.toFixed(1)).join(' ')} ms`);
 
     const spawns: number[] = [];
     for (let r = 0; r < 10; r++) {
@@ -117,7 +133,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
       spawns.push(performance.now() - started);
     }
     {
-      const wanted = servicePorts(services(31));
+      const wanted = servicePorts(services(46));
       const script = renderIncremental(diffServicePorts(new Map(applied.map((p) => [p.key, p])), wanted), CTX, { table: 'cox_proxy', loadBalance: true });
       const dir = mkdtempSync(path.join(os.tmpdir(), 'cox-bench-proxy-'));
       writeFileSync(path.join(dir, 'inc.nft'), script);
@@ -151,6 +167,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     figures.nftFullMs = Math.round(median(full));
     figures.nftFullScriptBytes = fullBytes;
     figures.nftIncrementalMs = Number(median(changeTimes).toFixed(1));
+    figures.nftIncrementalSpawnMs = Number(median(spawnedTimes).toFixed(1));
     figures.nftIncrementalRenderMs = Number(median(renderTimes).toFixed(2));
     figures.nftSyncMs = Number(median(incremental).toFixed(1));
     figures.spawnMs = Number(median(spawns).toFixed(1));

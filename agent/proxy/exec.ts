@@ -2,7 +2,7 @@
  * The one place the proxy runs commands (nft, ipvsadm, ip, conntrack).
  * Everything else builds argv arrays and script text; tests pass a fake.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { ProxyCommandFailed } from '../../common/errors.ts';
 
 export { ProxyCommandFailed };
@@ -15,11 +15,18 @@ export interface CommandResult {
 
 export interface Executor {
   run(argv: string[], input?: string): Promise<CommandResult>;
+  /** Starts a long-lived process with piped stdio (the nft session); an executor without it gets a process per command. */
+  spawn?(argv: string[]): ChildProcess;
 }
 
 /** Runs commands on this host; `prefix` (e.g. ['ip', 'netns', 'exec', 'h1']) runs them inside another namespace. */
 export class CommandExecutor implements Executor {
   constructor(private readonly prefix: string[] = []) {}
+
+  spawn(argv: string[]): ChildProcess {
+    const full = [...this.prefix, ...argv];
+    return spawn(full[0], full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
 
   run(argv: string[], input?: string): Promise<CommandResult> {
     const full = [...this.prefix, ...argv];

@@ -1,15 +1,21 @@
 /**
  * The nftables proxier: Services as one table of our own (`ip cox_proxy`),
- * loaded with `nft -f` as one transaction. The first sync (and any sync after
- * a failure) replaces the whole table; later ones rewrite only what changed.
+ * each change one transaction. The first sync (and any sync after a failure)
+ * replaces the whole table with `nft -f`; later ones rewrite only what
+ * changed, through a long-lived `nft -i` (nft-session.ts) when the executor
+ * can keep one running.
  */
 import type { DesiredService, ProxyTable } from '../../common/agent-api.ts';
 import { ServiceChangeTracker, isEmpty } from './change-tracker.ts';
 import { staleUdpFlushes } from './conntrack.ts';
 import { mustRun, type Executor } from './exec.ts';
 import { NFT_TABLE, needsNewLbChain, renderFull, renderIncremental } from './nft-render.ts';
+import { NftSession } from './nft-session.ts';
 import { proxyTable, servicePorts } from './service-ports.ts';
 import type { Proxier, ProxyContext, SyncReport } from './types.ts';
+
+/** A session is renewed after this many scripts: nft -i keeps every line it read in memory. */
+const SESSION_APPLIES = 1000;
 
 export class NftablesProxier implements Proxier {
   readonly mode = 'nftables' as const;
@@ -17,6 +23,7 @@ export class NftablesProxier implements Proxier {
   #tracker = new ServiceChangeTracker();
   #appliedContext: string | undefined;
   #lastSync: SyncReport | undefined;
+  #session: NftSession | undefined;
 
   constructor(
     private readonly exec: Executor,
@@ -36,16 +43,20 @@ export class NftablesProxier implements Proxier {
     const opts = { table: this.table, loadBalance: true };
     const changes = this.#tracker.changes(wanted);
     const changed = [...changes.added, ...changes.updated.map((u) => u.after)];
-    const full = this.#appliedContext !== contextKey || needsNewLbChain(changed, this.#tracker.applied.values(), opts);
+    // A session that died since the last sync (killed, OOM) may have taken more than itself: start over whole.
+    const sessionLost = this.#session !== undefined && !this.#session.alive;
+    if (sessionLost) this.#closeSession();
+    const full = sessionLost || this.#appliedContext !== contextKey || needsNewLbChain(changed, this.#tracker.applied.values(), opts);
     const script = full
       ? renderFull(wanted, ctx, opts)
       : isEmpty(changes)
         ? ''
         : renderIncremental(changes, ctx, opts);
     try {
-      if (script) await mustRun(this.exec, ['nft', '-f', '-'], script);
+      if (script) await this.#apply(script, full);
     } catch (err) {
       this.#appliedContext = undefined; // retry the whole table next time
+      this.#closeSession();
       throw err;
     }
     const warnings: string[] = [];
@@ -68,8 +79,30 @@ export class NftablesProxier implements Proxier {
   }
 
   async cleanup(): Promise<void> {
+    this.#closeSession();
     await mustRun(this.exec, ['nft', '-f', '-'], `add table ip ${this.table}\ndelete table ip ${this.table}\n`);
     this.#tracker.reset();
     this.#appliedContext = undefined;
+  }
+
+  /** The nft process of the session, while there is one (tests kill it to see the proxier recover). */
+  get sessionPid(): number | undefined {
+    return this.#session?.alive ? this.#session.pid : undefined;
+  }
+
+  /** Full tables go through `nft -f` (a spawn is nothing next to parsing 6 MB); changes through the session. */
+  async #apply(script: string, full: boolean): Promise<void> {
+    if (full || !this.exec.spawn) {
+      await mustRun(this.exec, ['nft', '-f', '-'], script);
+      return;
+    }
+    if (this.#session && this.#session.applied >= SESSION_APPLIES) this.#closeSession();
+    this.#session ??= new NftSession({ spawn: (argv) => this.exec.spawn!(argv) });
+    await this.#session.apply(script);
+  }
+
+  #closeSession(): void {
+    this.#session?.close();
+    this.#session = undefined;
   }
 }

@@ -3,7 +3,8 @@
  * commands inside a lab host, start busybox "pods" with podman, and ask a VIP
  * who answers. Nothing here fakes the kernel: nft, podman and wget are real.
  */
-import { labExec, type Lab } from '../../engine/lab/index.ts';
+import type { ChildProcess } from 'node:child_process';
+import { labExec, labSpawn, type Lab } from '../../engine/lab/index.ts';
 import type { Executor, CommandResult } from '../../agent/proxy/exec.ts';
 import type { DesiredService } from '../../common/agent-api.ts';
 
@@ -16,6 +17,10 @@ export class LabExecutor implements Executor {
 
   run(argv: string[], input?: string): Promise<CommandResult> {
     return labExec(this.lab, this.node, argv, { input, timeoutMs: 30000 });
+  }
+
+  spawn(argv: string[]): ChildProcess {
+    return labSpawn(this.lab, this.node, argv);
   }
 }
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { CommandExecutor, NftablesProxier } from '../../agent/proxy/index.ts';
+import { NftSession } from '../../agent/proxy/nft-session.ts';
 import type { DesiredService } from '../../common/agent-api.ts';
 
 const INCREMENTAL_NS = 'coxproxy3-inc';
@@ -102,4 +103,61 @@ describe('incremental nft syncs against the kernel', function () {
       assert.deepEqual(tableOf(INCREMENTAL_NS), tableOf(FULL_NS));
     });
   });
+
+  it('applies changes through one long-lived nft, and after that process is killed resyncs the whole table through a new one', async function () {
+    const steps = STEPS.slice(0, 3).map((s) => s.services);
+    await incremental.sync(steps[0], CTX);
+    await incremental.sync(steps[1], CTX);
+    const pid = incremental.sessionPid;
+    assert.ok(pid, 'an incremental sync started an nft session');
+    await incremental.sync(steps[2], CTX);
+    assert.equal(incremental.lastSync!.full, false);
+    assert.equal(incremental.sessionPid, pid, 'the next change went through the same nft process');
+
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => incremental.sessionPid === undefined, 5000, `the proxier to see nft ${pid} gone`);
+    await incremental.sync(steps[1], CTX);
+    assert.equal(incremental.lastSync!.full, true, 'the sync after the session died is a full one');
+    await incremental.sync(steps[2], CTX);
+    assert.equal(incremental.lastSync!.full, false);
+    assert.ok(incremental.sessionPid && incremental.sessionPid !== pid, 'a new nft session took over');
+    await new NftablesProxier(new CommandExecutor(['ip', 'netns', 'exec', FULL_NS])).sync(steps[2], CTX);
+    assert.deepEqual(tableOf(INCREMENTAL_NS), tableOf(FULL_NS));
+    await incremental.cleanup();
+    assert.equal(incremental.sessionPid, undefined, 'cleanup ends the session');
+  });
 });
+
+describe('the nft session against the kernel', function () {
+  const NS = 'coxproxy3-session';
+
+  before(function () {
+    netns('del', NS);
+    netns('add', NS);
+  });
+
+  after(function () {
+    netns('del', NS);
+  });
+
+  it("applies a script as one transaction: when its last command fails, nothing of it stays, nft's error is reported, and the session goes on", async function () {
+    const session = new NftSession(new CommandExecutor(['ip', 'netns', 'exec', NS]));
+    try {
+      await session.apply('add table ip t\nadd set ip t s { type ipv4_addr; }\nadd element ip t s { 10.0.0.1 }\n');
+      await assert.rejects(session.apply('add element ip t s { 10.0.0.2 }\nadd element ip t nosuch { 10.0.0.3 }\n'), /No such file or directory/);
+      await session.apply('add element ip t s { 10.0.0.4 }\n');
+      const r = spawnSync('ip', ['netns', 'exec', NS, 'nft', 'list', 'set', 'ip', 't', 's'], { encoding: 'utf8' });
+      assert.match(r.stdout, /elements = \{ 10\.0\.0\.1, 10\.0\.0\.4 \}/);
+    } finally {
+      session.close();
+    }
+  });
+});
+
+async function waitFor(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
