@@ -11,6 +11,7 @@ import { bytes, cpuMillis, isQuantity } from '../../common/quantity.ts';
 import { requeueAt, type NodeView, type Pass } from './context.ts';
 import { isTerminating } from './pods.ts';
 import { ownerKeyOf } from './node-lifecycle.ts';
+import { deepEqual } from './equal.ts';
 
 export const UNSCHEDULABLE_RETRY_MS = 10_000;
 
@@ -40,7 +41,7 @@ function infoOf(pod: PodObject): PodInfo {
  * the pod's metadata (a pod's status changes from pass to pass; its spec,
  * once bound, and its metadata stay the same objects): an unchanged pod's
  * requests and ports are not worked out again for every snapshot. A pod
- * bound in this pass keeps its pending view with the new spec (binding
+ * bound in this pass keeps its pending view, given the new spec (binding
  * changes nothing podInfo() derives from the spec).
  */
 const boundInfos = new WeakMap<PodObject['spec'], { metadata: PodObject['metadata']; info: PodInfo }>();
@@ -51,6 +52,55 @@ function boundInfoOf(pod: PodObject): PodInfo {
   const info = infoOf(pod);
   boundInfos.set(pod.spec, { metadata: pod.metadata, info });
   return info;
+}
+
+/**
+ * The last pass's snapshot and the nodes it was made of. While the nodes are
+ * the same, the next pass reuses it: it assumes the pods bound since and
+ * forgets the pods gone since (found by identity: a bound pod's view is the
+ * same object from pass to pass), instead of assuming 20,000 pods again.
+ */
+let lastSnapshot: { nodes: NodeInput[]; scoringStrategy: string; snapshot: Snapshot } | undefined;
+
+function snapshotFor(pass: Pass): Snapshot {
+  const nodes = pass.nodes.map(nodeInput);
+  const scoringStrategy = pass.settings.scoringStrategy;
+  const last = lastSnapshot;
+  if (last && last.scoringStrategy === scoringStrategy && sameNodeInputs(last.nodes, nodes)) {
+    last.snapshot.nextStartIndex = 0;
+    return last.snapshot;
+  }
+  const snapshot = new Snapshot(nodes, { scoringStrategy });
+  lastSnapshot = { nodes, scoringStrategy, snapshot };
+  return snapshot;
+}
+
+function sameNodeInputs(a: NodeInput[], b: NodeInput[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.name !== y.name || x.unschedulable !== y.unschedulable || !deepEqual(x.labels, y.labels) || !deepEqual(x.taints, y.taints) || !deepEqual(x.conditions, y.conditions) || !deepEqual(x.allocatable, y.allocatable) || !deepEqual(x.images, y.images)) return false;
+  }
+  return true;
+}
+
+/** Brings the snapshot to exactly the pods bound in this pass (terminating ones too: they hold resources until gone). */
+function syncBound(pass: Pass, snapshot: Snapshot): void {
+  const before = snapshot.boundCount;
+  let held = 0;
+  for (const pod of pass.next.pods.values()) {
+    if (!pod.spec.nodeName) continue;
+    const info = boundInfoOf(pod);
+    if (snapshot.holds(info)) held++;
+    else snapshot.assume(info, pod.spec.nodeName);
+  }
+  if (held === before) return;
+  const bound = new Set<PodInfo>();
+  for (const pod of pass.next.pods.values()) if (pod.spec.nodeName) bound.add(boundInfoOf(pod));
+  const gone = new Set<PodInfo>();
+  for (const info of snapshot.allPods()) if (!bound.has(info)) gone.add(info);
+  snapshot.forget(gone);
 }
 
 export function schedulePending(pass: Pass): void {
@@ -66,11 +116,8 @@ export function schedulePending(pass: Pass): void {
     return ka < kb ? -1 : ka > kb ? 1 : 0;
   });
 
-  const snapshot = new Snapshot(pass.nodes.map(nodeInput), { scoringStrategy: pass.settings.scoringStrategy });
-  for (const pod of pass.next.pods.values()) {
-    if (!pod.spec.nodeName) continue;
-    snapshot.assume(boundInfoOf(pod), pod.spec.nodeName);
-  }
+  const snapshot = snapshotFor(pass);
+  syncBound(pass, snapshot);
   const scheduler = new Scheduler(snapshot);
   const created = new Map<string, Extract<Pass['actions'][number], { type: 'createPod' }>>();
   for (const a of pass.actions) if (a.type === 'createPod') created.set(a.uid, a);
@@ -87,7 +134,9 @@ export function schedulePending(pass: Pass): void {
         status: { ...pod.status, conditions: [...pod.status.conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: pass.nowIso }] },
       };
       pass.next.pods.set(pod.metadata.uid, bound);
-      boundInfos.set(bound.spec, { metadata: bound.metadata, info: { ...info, spec: bound.spec } });
+      // The view the snapshot holds becomes the bound pod's view: the next pass finds it there.
+      info.spec = bound.spec;
+      boundInfos.set(bound.spec, { metadata: bound.metadata, info });
       const action = created.get(pod.metadata.uid);
       const withTotal = { ...scores, total: result.binding.total };
       if (action) {

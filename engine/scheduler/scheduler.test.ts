@@ -124,3 +124,46 @@ describe('scheduler properties', () => {
     );
   });
 });
+
+describe('snapshot reuse', () => {
+  it('a snapshot that forgets pods then schedules exactly as a fresh snapshot that never had them', () => {
+    const zones = (i: number) => ({ 'topology.kubernetes.io/zone': `z${i % 3}` });
+    const anti = { affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'a1' } }, topologyKey: 'kubernetes.io/hostname' }] } } };
+    const affinity = { affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, podAffinityTerm: { labelSelector: { matchLabels: { app: 'a2' } }, topologyKey: 'topology.kubernetes.io/zone' } }] } } };
+    const made = (i: number, kind: number): PodInfo => {
+      const spec = { containers: [{ name: 'c', image: `img:${kind}`, resources: { requests: { cpu: `${100 + kind * 50}m`, memory: '256Mi' } }, ...(kind === 3 ? { ports: [{ containerPort: 80, hostPort: 8080 }] } : {}) }], ...(kind === 1 ? anti : kind === 2 ? affinity : {}) };
+      return pod(`p${i}`, spec as Partial<PodSpec>, { app: `a${kind}` }, `Deployment/default/d${kind}`);
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 12 }), fc.array(fc.nat(4), { minLength: 1, maxLength: 40 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), fc.array(fc.nat(4), { minLength: 1, maxLength: 15 }), (nodeCount, kinds, dropped, next) => {
+        const nodes = Array.from({ length: nodeCount }, (_, i) => nodeWith(`n${i}`, { labels: zones(i), images: i % 2 ? ['img:0'] : [] }));
+        const reused = new Snapshot(nodes);
+        const placed = kinds.map((kind, i) => {
+          const p = made(i, kind);
+          const r = new Scheduler(reused).schedule(p);
+          return r.ok ? { kind, i, node: r.binding.node } : undefined;
+        });
+        // Ask for every index once, so forget() has them all to keep up to date.
+        reused.podsWithLabel('app', 'a0');
+        reused.ownerNodeCounts('Deployment/default/d0');
+        reused.ownerDomainCounts('Deployment/default/d0', 'topology.kubernetes.io/zone');
+        const gone = new Set<PodInfo>([...reused.allPods()].filter((_, i) => dropped[i]));
+        reused.forget(gone);
+        reused.nextStartIndex = 0;
+        const fresh = new Snapshot(nodes);
+        placed.forEach((p) => {
+          if (p && !dropped[placed.filter((q) => q).indexOf(p)]) fresh.assume(made(p.i, p.kind), p.node);
+        });
+        const outcome = (snapshot: Snapshot) => {
+          const scheduler = new Scheduler(snapshot);
+          return next.map((kind, i) => {
+            const r = scheduler.schedule(made(100 + i, kind));
+            return r.ok ? `${r.binding.node} ${JSON.stringify(r.binding.scores)}` : r.error.message;
+          });
+        };
+        assert.deepEqual(outcome(reused), outcome(fresh));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -61,7 +61,9 @@ export class Snapshot implements SnapshotView {
   readonly scoringStrategy: 'LeastAllocated' | 'MostAllocated';
   readonly summary: { unschedulable: boolean; unhealthy: boolean; taints: boolean; preferNoSchedule: boolean };
   private readonly byName = new Map<string, NodeInfo>();
-  private readonly bound: PodInfo[] = [];
+  private readonly bound = new Set<PodInfo>();
+  /** Each node's images as reported, by NodeInfo.index (what forget() goes back to). */
+  private readonly reportedImages: string[][] = [];
   /** Node indexes of each owner's bound pods, one entry per pod. */
   private readonly ownerNodes = new Map<string, number[]>();
   // Indexes built from `bound` on first use and kept up to date from then on: a pass that never asks for one never pays for it.
@@ -93,6 +95,7 @@ export class Snapshot implements SnapshotView {
       };
       this.nodes.push(info);
       this.byName.set(n.name, info);
+      this.reportedImages.push(n.images ?? []);
     }
     for (const n of this.nodes) for (const image of n.images) this.imageCounts.set(image, (this.imageCounts.get(image) ?? 0) + 1);
     this.summary = {
@@ -141,7 +144,7 @@ export class Snapshot implements SnapshotView {
         this.imageCounts.set(c.image, (this.imageCounts.get(c.image) ?? 0) + 1);
       }
     }
-    this.bound.push(pod);
+    this.bound.add(pod);
     if (this.byLabel) indexByLabel(this.byLabel, pod);
     if (this.anti) indexAntiAffinity(this.anti, pod);
     if (pod.owner) {
@@ -158,6 +161,79 @@ export class Snapshot implements SnapshotView {
           if (value !== undefined) counts.set(value, (counts.get(value) ?? 0) + 1);
         }
       }
+    }
+  }
+
+  /** Whether this very pod is bound in the snapshot. */
+  holds(pod: PodInfo): boolean {
+    return this.bound.has(pod);
+  }
+
+  get boundCount(): number {
+    return this.bound.size;
+  }
+
+  /**
+   * Unbind pods (assume's inverse), so a snapshot can serve the next pass:
+   * every count, port, image and index ends as if the pods had never been
+   * assumed. Only the order of pods within the indexes may differ from a
+   * fresh snapshot's, and no plugin depends on that order.
+   */
+  forget(pods: ReadonlySet<PodInfo>): void {
+    const nodes = new Set<NodeInfo>();
+    for (const pod of pods) {
+      if (!this.bound.delete(pod)) continue;
+      const node = this.byName.get(pod.nodeName!)!;
+      nodes.add(node);
+      node.requested.milliCPU -= pod.requested.milliCPU;
+      node.requested.memory -= pod.requested.memory;
+      node.requested.pods -= 1;
+      node.nonZeroRequested.milliCPU -= pod.nonZeroRequested.milliCPU;
+      node.nonZeroRequested.memory -= pod.nonZeroRequested.memory;
+      node.nonZeroRequested.pods -= 1;
+      if (pod.owner) this.forgetOwned(pod.owner, node);
+    }
+    for (const node of nodes) {
+      node.pods = node.pods.filter((p) => !pods.has(p));
+      node.hostPorts.clear();
+      for (const p of node.pods) for (const port of p.hostPorts) node.hostPorts.add(port);
+      const images = new Set(this.reportedImages[node.index]);
+      for (const p of node.pods) for (const c of p.spec.containers ?? []) if (c.image) images.add(c.image);
+      for (const image of node.images) {
+        if (images.has(image)) continue;
+        const count = this.imageCounts.get(image)! - 1;
+        if (count > 0) this.imageCounts.set(image, count);
+        else this.imageCounts.delete(image);
+      }
+      node.images = images;
+    }
+    // The label index is rebuilt when next asked for; the anti-affinity index holds few pods and is filtered.
+    this.byLabel = undefined;
+    if (this.anti) {
+      this.anti.generic = this.anti.generic.filter((p) => !pods.has(p));
+      for (const [key, list] of this.anti.byLabel) {
+        const kept = list.filter((p) => !pods.has(p));
+        if (kept.length > 0) this.anti.byLabel.set(key, kept);
+        else this.anti.byLabel.delete(key);
+      }
+    }
+  }
+
+  private forgetOwned(owner: string, node: NodeInfo): void {
+    const onNode = node.ownerCounts.get(owner)! - 1;
+    if (onNode > 0) node.ownerCounts.set(owner, onNode);
+    else node.ownerCounts.delete(owner);
+    const indexes = this.ownerNodes.get(owner)!;
+    indexes.splice(indexes.lastIndexOf(node.index), 1);
+    if (indexes.length === 0) this.ownerNodes.delete(owner);
+    const counts = this.ownerArrays.get(owner);
+    if (counts) counts[node.index]--;
+    for (const [key, byValue] of this.ownerDomains.get(owner) ?? []) {
+      const value = node.labels[key];
+      if (value === undefined) continue;
+      const count = byValue.get(value)! - 1;
+      if (count > 0) byValue.set(value, count);
+      else byValue.delete(value);
     }
   }
 
