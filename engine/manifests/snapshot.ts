@@ -74,10 +74,6 @@ export class ManifestSnapshot {
     return new ManifestSnapshot(PathMap.empty(), new Map(), policyOf(cluster), [], new ObjectStore([], cluster), cluster, false, [], 0);
   }
 
-  get fileCount(): number {
-    return this.files.size;
-  }
-
   /** The parse a file was loaded from. */
   file(path: string): ParseResult | undefined {
     return this.files.get(path);
@@ -113,8 +109,8 @@ export class ManifestSnapshot {
         edit(namespaceOf(object), path, result);
         touch(object);
       }
-      removed.push(...(before?.diagnostics ?? []));
-      added.push(...(result?.diagnostics ?? []));
+      append(removed, before?.diagnostics);
+      append(added, result?.diagnostics);
     }
 
     const namespaces = new Map(this.namespaces);
@@ -135,14 +131,13 @@ export class ManifestSnapshot {
       if (!fresh && policy === this.policy) continue;
       const diagnostics = checkNamespace(state.objects, cluster);
       namespaces.set(namespace, { ...state, diagnostics });
-      added.push(...diagnostics);
-      const previous = this.namespaces.get(namespace);
-      if (previous) removed.push(...previous.diagnostics);
+      append(added, diagnostics);
+      append(removed, this.namespaces.get(namespace)?.diagnostics);
     }
-    for (const [namespace, previous] of this.namespaces) if (!namespaces.has(namespace)) removed.push(...previous.diagnostics);
+    for (const [namespace, previous] of this.namespaces) if (!namespaces.has(namespace)) append(removed, previous.diagnostics);
     const crossDiagnostics = checkAcrossNamespaces(crossing.map(({ object }) => object), cluster);
-    removed.push(...this.crossDiagnostics);
-    added.push(...crossDiagnostics);
+    append(removed, this.crossDiagnostics);
+    append(added, crossDiagnostics);
 
     // Each touched key now holds the first object with it in file order, if any is left.
     for (const namespace of edits.keys()) {
@@ -221,6 +216,11 @@ function gather(namespace: string, files: Array<[string, ParseResult]>): Namespa
     });
   }
   return { files, objects, crossing, diagnostics: [] };
+}
+
+/** push(...items) without the limit on the number of arguments (a namespace may have many diagnostics). */
+function append<T>(target: T[], items: T[] | undefined): void {
+  for (const item of items ?? []) target.push(item);
 }
 
 function namespaceOf(object: ManifestObject): string {
