@@ -10,7 +10,8 @@
  *   compare-and-swap (a commit someone else pushed to the status branch
  *   survives), and a push webhook signed with the secret deploys a new commit
  *   long before the fetch interval; a wrongly signed one gets 401 and fetches
- *   nothing. Its --metrics endpoint says which commit is applied.
+ *   nothing; a preview ref pushed there runs in its namespace and goes away
+ *   with the ref. Its --metrics endpoint says which commit is applied.
  * - `cox engine --once`: exit 0 with where the pods run once all are Ready;
  *   exit 1 naming the pod whose image cannot be pulled (old pods keep serving).
  * - `cox logs -f`: follows a growing container log over SSH, stops on Ctrl-C.
@@ -49,7 +50,7 @@ spec:
 `;
 const identity = { GIT_AUTHOR_NAME: 'someone else', GIT_AUTHOR_EMAIL: 'else@coxswain.invalid', GIT_COMMITTER_NAME: 'someone else', GIT_COMMITTER_EMAIL: 'else@coxswain.invalid' };
 
-describe(`cox rollback and cox engine --repo URL in the lab (index ${INDEX})`, function () {
+describe(`cox rollback, cox engine --repo URL, --once and cox logs -f in the lab (index ${INDEX})`, function () {
   this.timeout(240_000);
   const handle = useLab({ index: INDEX, nodes: 2, name: 'rollback-remote' });
   let repo: ClusterRepo;
@@ -68,7 +69,7 @@ describe(`cox rollback and cox engine --repo URL in the lab (index ${INDEX})`, f
     return waitFor(`2 ready web pods of ${version} and nothing else of web`, async () => {
       const observed = await status();
       const pods = livePods(observed, 'web-');
-      const all = [...observed.pods.values()].filter((p) => p.metadata.name.startsWith('web-'));
+      const all = [...observed.pods.values()].filter((p) => p.metadata.namespace === 'default' && p.metadata.name.startsWith('web-'));
       return pods.length === 2 && all.length === 2 && pods.every((p) => isReady(p) && JSON.stringify(p.spec).includes(`"${version}"`)) ? pods : false;
     }, 120_000);
   }
@@ -234,6 +235,29 @@ describe(`cox rollback and cox engine --repo URL in the lab (index ${INDEX})`, f
       const metrics = await (await fetch((JSON.parse(metricsLine) as { url: string }).url)).text();
       assert.match(metrics, new RegExp(`^coxswain_desired_commit_info\\{commit="${c}"\\} 1$`, 'm'));
       assert.ok(Number(/^coxswain_status_commits_total (\d+)$/m.exec(metrics)?.[1]) > 0, `status commits counted:\n${metrics}`);
+    });
+
+    it('a preview ref pushed to the URL runs in namespace pr-5 after its webhook, and goes away with the ref', async () => {
+      const original = repo.read('apps/web.yaml');
+      repo.write('apps/web.yaml', webApp({ name: 'web', replicas: 2, version: 'vPR', vip: VIP }));
+      const preview = await repo.propose('preview: web vPR');
+      repo.write('apps/web.yaml', original);
+      await git(repo.dir, ['add', '-A']);
+      const ref = 'refs/coxswain/previews/pr-5';
+      await git(repo.dir, ['push', '-q', remoteDir, `${preview}:${ref}`]);
+      const body = JSON.stringify({ ref, after: preview });
+      assert.equal(await sendWebhook(body, signBody(SECRET, body)), 202);
+      const pods = await waitFor('the preview pod Ready in pr-5 on the URL\'s status branch', async () => {
+        const live = livePods(await remote.status(), 'web-', 'pr-5');
+        return live.length === 1 && isReady(live[0]) && JSON.stringify(live[0].spec).includes('"vPR"') ? live : false;
+      }, 120_000);
+      assert.equal(pods.length, 1, 'the preview policy allows one replica');
+      await servesEverywhere('vC');
+
+      await git(remoteDir, ['update-ref', '-d', ref]);
+      const deleted = JSON.stringify({ ref, after: '0'.repeat(40), deleted: true });
+      assert.equal(await sendWebhook(deleted, signBody(SECRET, deleted)), 202);
+      await waitFor('no pod left in pr-5', async () => [...(await remote.status()).pods.values()].every((p) => p.metadata.namespace !== 'pr-5'), 120_000);
     });
   });
 
