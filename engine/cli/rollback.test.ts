@@ -76,6 +76,23 @@ describe('cox rollback', () => {
     assert.match((await git(repo, ['show', 'main:.drafts/web.yaml'])).stdout, /img:draft2/);
   });
 
+  it('refuses to delete a file that holds other objects too when the Deployment was elsewhere at --to', async () => {
+    const v1 = await commit({ 'old/web.yaml': deployment('web', 'img:1') }, 'v1');
+    await git(repo, ['rm', '-q', 'old/web.yaml']);
+    const moved = await commit({ 'apps.yaml': deployment('web', 'img:2') + service }, 'web and its Service in one file');
+    await assert.rejects(rollback({ repo, branch: 'main', namespace: 'default', name: 'web', to: v1 }), /apps\.yaml did not exist at [0-9a-f]{12}: restoring it would also delete Service\/web; move deployment\/web to a file of its own first/);
+    assert.equal((await git(repo, ['rev-parse', 'main'])).stdout.trim(), moved, 'the branch did not move');
+  });
+
+  it('deletes a file that held only the Deployment when restoring it from another file', async () => {
+    const v1 = await commit({ 'old/web.yaml': deployment('web', 'img:1') }, 'v1');
+    await git(repo, ['mv', 'old/web.yaml', 'new.yaml']);
+    await commit({ 'new.yaml': deployment('web', 'img:2') }, 'moved and v2');
+    const result = await rollback({ repo, branch: 'main', namespace: 'default', name: 'web', to: v1 });
+    assert.deepEqual(result.files, ['new.yaml', 'old/web.yaml']);
+    assert.equal((await git(repo, ['ls-tree', '-r', '--name-only', 'main'])).stdout, 'old/web.yaml\n');
+  });
+
   it('refuses a Deployment that had no earlier version, naming the commit that created it', async () => {
     const first = await commit({ 'other.yaml': deployment('api', 'img:1') }, 'api');
     const created = await commit({ 'web.yaml': deployment('web', 'img:1') }, 'web');

@@ -74,16 +74,26 @@ export async function filesDefining(repo: string, rev: string, namespace: string
   const found: string[] = [];
   for (const file of candidates) {
     const text = (await git(repo, ['cat-file', 'blob', `${rev}:${file}`])).stdout;
-    for (const doc of parseAllDocuments(text)) {
-      if ('errors' in doc && doc.errors.length) continue;
-      const obj = doc.toJS() as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
-      if (obj?.kind === 'Deployment' && obj.metadata?.name === name && (obj.metadata.namespace ?? 'default') === namespace) {
-        found.push(file);
-        break;
-      }
-    }
+    if (objectsIn(text).some((o) => o.kind === 'Deployment' && o.namespace === namespace && o.name === name)) found.push(file);
   }
   return found;
+}
+
+interface ObjectKey {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** The objects of a manifest file (documents that do not parse are skipped, as everywhere here). */
+function objectsIn(text: string): ObjectKey[] {
+  const objects: ObjectKey[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if ('errors' in doc && doc.errors.length) continue;
+    const obj = doc.toJS() as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+    if (typeof obj?.kind === 'string') objects.push({ kind: obj.kind, namespace: String(obj.metadata?.namespace ?? 'default'), name: String(obj.metadata?.name ?? '') });
+  }
+  return objects;
 }
 
 export async function rollback(request: RollbackRequest): Promise<RollbackResult> {
@@ -111,6 +121,15 @@ export async function rollback(request: RollbackRequest): Promise<RollbackResult
     if (then.length === 0) throw new ConfigError(`deployment/${name} did not exist before ${undoes.slice(0, 12)}; nothing to roll back to (use --to REV)`);
     target = parent;
     files = [...new Set([...current, ...then])].sort();
+  }
+
+  // A file that did not exist at the target is deleted by the restore: only when it holds nothing but this Deployment.
+  for (const file of current) {
+    if ((await git(repo, ['cat-file', '-e', `${target}:${file}`], { allowFailure: true })).code === 0) continue;
+    const others = objectsIn((await git(repo, ['cat-file', 'blob', `${head}:${file}`])).stdout).filter((o) => !(o.kind === 'Deployment' && o.namespace === namespace && o.name === name));
+    if (others.length > 0) {
+      throw new ConfigError(`${file} did not exist at ${target.slice(0, 12)}: restoring it would also delete ${others.map((o) => `${o.kind}/${o.name}`).join(', ')}; move deployment/${name} to a file of its own first`, { file });
+    }
   }
 
   const worktree = await checkedOutWorktree(repo, ref);
