@@ -94,8 +94,8 @@ describe('pod sync decision', () => {
     assert.deepEqual(summary(d.actions), ['start init setup #3']);
   });
 
-  it('tears a pod down app containers first with their grace, then the sandbox, then removes them with the sandbox last', () => {
+  it('tears a pod down app containers first with their grace and removes them, and only then stops and removes the sandbox', () => {
     const containers = [containerOf(pod, 'infra'), containerOf(pod, 'app'), containerOf(pod, 'app', { attempt: 1, running: false })];
-    assert.deepEqual(summary(teardown(containers, 7)), ['stop app grace=7', 'stop infra grace=0', 'remove app', 'remove app', 'remove infra']);
+    assert.deepEqual(summary(teardown(containers, 7)), ['stop app grace=7', 'remove app', 'remove app', 'stop infra grace=0', 'remove infra']);
   });
 });

@@ -171,19 +171,19 @@ export function decide(inputs: SyncInputs): PodDecision {
   return { actions, waiting, requeueAfterMs };
 }
 
-/** Taking a pod down: app and init containers get the grace period, then the sandbox goes, then everything is removed. */
+/**
+ * Taking a pod down: app and init containers get the grace period and are
+ * removed, then the sandbox goes. The sandbox holds the pod's network: were it
+ * stopped with them, a pod finishing its work in the grace period would lose
+ * its address at once (the kubelet runs its containers' stops together).
+ */
 export function teardown(containers: ContainerInfo[], graceSeconds: number): PodAction[] {
   const actions: PodAction[] = [];
-  for (const c of containers) {
-    if (c.state.running && c.labels[LABELS.containerRole] !== 'infra') actions.push({ type: 'stopContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', graceSeconds, reason: 'pod deleted' });
-  }
-  for (const c of containers) {
-    if (c.state.running && c.labels[LABELS.containerRole] === 'infra') actions.push({ type: 'stopContainer', id: c.id, container: 'infra', graceSeconds: 0, reason: 'pod deleted' });
-  }
-  // Sandboxes last: the runtime refuses to remove one that containers still join.
   const isInfra = (c: ContainerInfo) => c.labels[LABELS.containerRole] === 'infra';
-  for (const c of [...containers.filter((c) => !isInfra(c)), ...containers.filter(isInfra)]) {
-    actions.push({ type: 'removeContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', reason: 'pod deleted' });
-  }
+  const [infras, others] = [containers.filter(isInfra), containers.filter((c) => !isInfra(c))];
+  for (const c of others) if (c.state.running) actions.push({ type: 'stopContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', graceSeconds, reason: 'pod deleted' });
+  for (const c of others) actions.push({ type: 'removeContainer', id: c.id, container: c.labels[LABELS.containerName] ?? '', reason: 'pod deleted' });
+  for (const c of infras) if (c.state.running) actions.push({ type: 'stopContainer', id: c.id, container: 'infra', graceSeconds: 0, reason: 'pod deleted' });
+  for (const c of infras) actions.push({ type: 'removeContainer', id: c.id, container: 'infra', reason: 'pod deleted' });
   return actions;
 }

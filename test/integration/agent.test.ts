@@ -107,10 +107,22 @@ describe('cox-agent in a lab host (integration)', function () {
     const stubborn = busyboxPod('stubborn', 'uid-stubborn-0001', { command: ['sh', '-c', "trap '' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: 2 });
     const polite = busyboxPod('polite', 'uid-polite-000001', { command: ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: 20 });
     await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 3, [web, stubborn, polite]));
-    await waitForPod(h1!.client, 'stubborn', 'to be Ready', isReady);
+    const doomed = await waitForPod(h1!.client, 'stubborn', 'to be Ready', isReady);
     await waitForPod(h1!.client, 'polite', 'to be Ready', isReady);
     const started = Date.now();
     await h1!.client.putDesired(desiredFor(handle.lab, 'h1', 4, [web]));
+    // The sandbox holds the pod's address through the grace period: while stubborn's container runs, its IP answers.
+    const appId = doomed.status.containerStatuses[0].containerID!.slice('podman://'.length);
+    const cutOff = (async () => {
+      const silent: number[] = [];
+      for (;;) {
+        const ping = await labExec(handle.lab, 'h1', ['busybox', 'ping', '-c1', '-W1', doomed.status.podIP!]);
+        // Podman says "stopping" (not running) during the grace period.
+        const state = (await labExec(handle.lab, 'h1', ['podman', 'inspect', '--format', '{{.State.Status}}', appId])).stdout.trim();
+        if (state !== 'running' && state !== 'stopping') return silent;
+        if (ping.code !== 0) silent.push(Date.now() - started);
+      }
+    })();
     const goneAt: Record<string, number> = {};
     await waitFor('both pods to be gone', async () => {
       const pods = (await h1!.client.observed()).state.pods.map((p) => p.name);
@@ -119,6 +131,7 @@ describe('cox-agent in a lab host (integration)', function () {
     }, 30_000);
     assert.ok(goneAt.polite < 8000, `polite pod took ${goneAt.polite} ms`);
     assert.ok(goneAt.stubborn >= 2000 && goneAt.stubborn < 12000, `stubborn pod took ${goneAt.stubborn} ms (grace 2 s)`);
+    assert.deepEqual(await cutOff, [], 'ms after the PUT at which stubborn did not answer a ping while its container still ran');
     const left = await labExec(handle.lab, 'h1', ['podman', 'ps', '-a', '--filter', 'label=io.coxswain.pod.name=stubborn', '--filter', 'label=io.coxswain.pod.name=polite', '-q']);
     assert.equal(left.stdout.trim(), '');
   });
