@@ -59,12 +59,11 @@ export class NftablesProxier implements Proxier {
       this.#closeSession();
       throw err;
     }
+    // After a full sync too: it may follow a failed one, with endpoints gone since the last success.
     const warnings: string[] = [];
-    if (!full) {
-      for (const argv of staleUdpFlushes(changes)) {
-        const r = await this.exec.run(argv);
-        if (r.code > 1) warnings.push(`${argv.join(' ')}: ${r.stderr.trim()}`);
-      }
+    for (const argv of staleUdpFlushes(changes)) {
+      const r = await this.exec.run(argv);
+      if (r.code > 1) warnings.push(`${argv.join(' ')}: ${r.stderr.trim()}`);
     }
     this.#tracker.commit(wanted);
     this.#appliedContext = contextKey;

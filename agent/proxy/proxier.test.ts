@@ -38,13 +38,16 @@ describe('service ports and the change tracker', function () {
     assert.deepEqual([changed.updated.map((u) => u.after.key), changed.removed.map((p) => p.key)], [['default/a:p/TCP'], ['default/b:p/TCP']]);
   });
 
-  it('flushes conntrack for UDP endpoints that went and UDP Services removed, never for TCP', function () {
+  it('flushes conntrack for UDP endpoints that went and UDP Services removed, on their ClusterIP and their NodePort, never for TCP', function () {
     const tracker = new ServiceChangeTracker();
-    tracker.commit(servicePorts([svc('dns', '100.127.0.53', ['100.64.1.2', '100.64.1.3'], 'UDP'), svc('gone', '100.127.0.54', ['100.64.1.4'], 'UDP'), svc('web', '100.127.0.10', ['100.64.1.5'])]));
-    const changes = tracker.changes(servicePorts([svc('dns', '100.127.0.53', ['100.64.1.3'], 'UDP'), svc('web', '100.127.0.10', [])]));
+    const nodePort = (s: DesiredService, port: number): DesiredService => ({ ...s, type: 'NodePort', ports: [{ ...s.ports[0], nodePort: port }] });
+    tracker.commit(servicePorts([nodePort(svc('dns', '100.127.0.53', ['100.64.1.2', '100.64.1.3'], 'UDP'), 30053), nodePort(svc('gone', '100.127.0.54', ['100.64.1.4'], 'UDP'), 30054), svc('web', '100.127.0.10', ['100.64.1.5'])]));
+    const changes = tracker.changes(servicePorts([nodePort(svc('dns', '100.127.0.53', ['100.64.1.3'], 'UDP'), 30053), svc('web', '100.127.0.10', [])]));
     assert.deepEqual(staleUdpFlushes(changes), [
       ['conntrack', '-D', '-p', 'udp', '--orig-dst', '100.127.0.54', '--orig-port-dst', '80'],
+      ['conntrack', '-D', '-p', 'udp', '--orig-port-dst', '30054', '--dst-nat', '100.64.1.4'],
       ['conntrack', '-D', '-p', 'udp', '--orig-dst', '100.127.0.53', '--orig-port-dst', '80', '--dst-nat', '100.64.1.2'],
+      ['conntrack', '-D', '-p', 'udp', '--orig-port-dst', '30053', '--dst-nat', '100.64.1.2'],
     ]);
   });
 });

@@ -91,9 +91,10 @@ export async function startUdpPod(lab: Lab, node: string, name: string, text: st
   return must(lab, node, ['podman', 'inspect', '-f', '{{.NetworkSettings.IPAddress}}', name]);
 }
 
-/** Sends one datagram from a lab host to address:port and returns the answer ('' when none came within 2 s). */
-export async function udpAsk(lab: Lab, node: string, address: string, port: number): Promise<string> {
-  const script = `const s = require('dgram').createSocket('udp4'); const t = setTimeout(() => process.exit(3), 2000); s.on('message', (m) => { process.stdout.write(m.toString()); clearTimeout(t); s.close(); }); s.send('ping', ${port}, ${JSON.stringify(address)});`;
+/** Sends one datagram from a lab host to address:port (from `sourcePort` when given) and returns the answer ('' when none came within 2 s). */
+export async function udpAsk(lab: Lab, node: string, address: string, port: number, sourcePort?: number): Promise<string> {
+  const send = `s.send('ping', ${port}, ${JSON.stringify(address)})`;
+  const script = `const s = require('dgram').createSocket('udp4'); const t = setTimeout(() => process.exit(3), 2000); s.on('message', (m) => { process.stdout.write(m.toString()); clearTimeout(t); s.close(); }); ${sourcePort ? `s.bind(${sourcePort}, () => ${send});` : `${send};`}`;
   const r = await labExec(lab, node, ['node', '-e', script], { timeoutMs: 20000 });
   return r.code === 0 ? r.stdout.trim() : '';
 }

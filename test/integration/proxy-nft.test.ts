@@ -129,12 +129,36 @@ describe('nftables proxier in the lab', function () {
     assert.equal(await chainHandles(), selfBefore, "an unchanged Service's chain (its rules, handles and counters) stayed as it was");
   });
 
+  it('sends a UDP client that keeps its source port to the remaining endpoint once its own is removed: the stale conntrack entry is flushed', async function () {
+    const SOURCE_PORT = 40053; // one 5-tuple throughout: without the flush its conntrack entry keeps the removed endpoint
+    const first = await udpAsk(lab, 'h2', DNS, 53, SOURCE_PORT);
+    assert.match(first, /^h[12]-udp-[ab]$/, `the first datagram got ${JSON.stringify(first)}`);
+    const [gone, remaining] = first === 'h1-udp-a' ? [udpA, udpB] : [udpB, udpA];
+    const entries = () => must(lab, 'h2', ['conntrack', '-L', '-p', 'udp', '--orig-dst', DNS, '--orig-port-src', String(SOURCE_PORT)]);
+    assert.match(await entries(), new RegExp(`src=${gone.replace(/\./g, '\\.')} `), 'a conntrack entry leads this client to the endpoint about to go');
+    assert.equal(await udpAsk(lab, 'h2', DNS, 53, SOURCE_PORT), first, 'the same source port sticks to its endpoint while it stays');
+
+    const services = baseServices();
+    services[0] = service('web', WEB, [podB], { nodePort: 30080 }); // as the test before left it
+    services[4] = { ...services[4], ports: [{ ...services[4].ports[0], endpoints: [{ ip: remaining, port: 5353 }] }] };
+    await syncAll(services);
+    const report = proxiers.get('h2')!.lastSync!;
+    assert.equal(report.full, false);
+    assert.equal(report.changed, 1);
+    assert.deepEqual(report.warnings, []);
+    assert.doesNotMatch(await entries(), new RegExp(`src=${gone.replace(/\./g, '\\.')} `), 'the entry to the removed endpoint was flushed');
+
+    const expected = remaining === udpA ? 'h1-udp-a' : 'h2-udp-b';
+    const next = await udpAsk(lab, 'h2', DNS, 53, SOURCE_PORT);
+    assert.equal(next, expected, `the next datagram from the same source port reached ${JSON.stringify(next)}, not the remaining endpoint`);
+  });
+
   it('removes, on the first sync of a new proxier, what an earlier one owned and no longer wanted', async function () {
     const fresh = new NftablesProxier(new LabExecutor(lab, 'h1'));
     await fresh.sync([service('web', WEB, [podA])], ctx.get('h1')!);
     const chains = await must(lab, 'h1', ['nft', 'list', 'table', 'ip', 'cox_proxy']);
     assert.doesNotMatch(chains, /default\/sticky|100\.127\.0\.11|100\.127\.0\.13/);
-    assert.match(chains, /100\.127\.0\.10 \. tcp \. 80 \. 0 : /);
+    assert.match(chains, /100\.127\.0\.10 \. 80 \. 0 : /);
     const self = await httpGet(lab, 'h1', `http://${SELF}/`);
     assert.equal(self.ok, false, `the Service no longer wanted still answered: ${self.body}`);
     proxiers.set('h1', fresh);
