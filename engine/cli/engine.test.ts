@@ -27,6 +27,11 @@ describe('cox engine flags', () => {
     assert.throws(() => parse(['--repo', URL_REPO, '--webhook', 'localhost:http']), /--webhook localhost:http: expected PORT or HOST:PORT/);
   });
 
+  it('takes http(s) URLs only, and never repeats credentials written in one', () => {
+    assert.equal(parse(['--repo', 'https://github.com/acme/cluster.git']).repo, 'https://github.com/acme/cluster.git');
+    assert.throws(() => parse(['--repo', 'ssh://git:hunter2@github.com/acme/cluster.git']), (err: unknown) => err instanceof UsageError && err.message === '--repo ssh://***@github.com/acme/cluster.git: only http(s) URLs (git\'s smart HTTP) are supported; clone it and pass the directory instead');
+  });
+
   it('refuses --webhook and --fetch-interval for a local repository, which is watched', () => {
     assert.throws(() => parse(['--repo', '.', '--webhook', '9465']), (err: unknown) => err instanceof UsageError && /--webhook is for a URL --repo/.test(err.message));
     assert.throws(() => parse(['--repo', '.', '--fetch-interval', '5']), (err: unknown) => err instanceof UsageError && /--fetch-interval is for a URL --repo/.test(err.message));

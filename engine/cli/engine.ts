@@ -19,6 +19,7 @@ import { ConfigError, UsageError, describeError } from '../../common/errors.ts';
 import { createLogger, parseLogLevel } from '../log.ts';
 import { EngineMetrics, parseListenAddress, serveMetrics } from '../metrics.ts';
 import { onceOutcome } from '../daemon/once.ts';
+import { safeUrl } from '../status/remote.ts';
 import { parse } from './args.ts';
 import type { CommandIO } from './main.ts';
 
@@ -56,6 +57,7 @@ export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'en
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   if (!values.repo) throw new UsageError('--repo PATH|URL is required');
   const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(values.repo);
+  if (isUrl && !/^https?:\/\//i.test(values.repo)) throw new UsageError(`--repo ${safeUrl(values.repo)}: only http(s) URLs (git's smart HTTP) are supported; clone it and pass the directory instead`);
   const repo = isUrl ? values.repo : path.resolve(io.cwd, values.repo);
   if (!isUrl && !existsSync(repo)) throw new ConfigError(`--repo ${values.repo}: no such directory`);
   const sshKey = values['ssh-key'] ? path.resolve(io.cwd, values['ssh-key']) : undefined;
@@ -121,7 +123,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (metricsServer) log.info('metrics.listening', { url: metricsServer.url });
   const built = await buildEngine({ ...flags, log, metrics });
   const engine = built.engine;
-  log.info('engine.starting', { repo: flags.repo, branch: flags.branch, statusBranch: flags.statusBranch, once: flags.once });
+  log.info('engine.starting', { repo: safeUrl(flags.repo), branch: flags.branch, statusBranch: flags.statusBranch, once: flags.once });
 
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
