@@ -87,20 +87,13 @@ function sameNodeInputs(a: NodeInput[], b: NodeInput[]): boolean {
 
 /** Brings the snapshot to exactly the pods bound in this pass (terminating ones too: they hold resources until gone). */
 function syncBound(pass: Pass, snapshot: Snapshot): void {
-  const before = snapshot.boundCount;
-  let held = 0;
+  snapshot.beginSync();
   for (const pod of pass.next.pods.values()) {
     if (!pod.spec.nodeName) continue;
     const info = boundInfoOf(pod);
-    if (snapshot.holds(info)) held++;
-    else snapshot.assume(info, pod.spec.nodeName);
+    if (!snapshot.keep(info)) snapshot.assume(info, pod.spec.nodeName);
   }
-  if (held === before) return;
-  const bound = new Set<PodInfo>();
-  for (const pod of pass.next.pods.values()) if (pod.spec.nodeName) bound.add(boundInfoOf(pod));
-  const gone = new Set<PodInfo>();
-  for (const info of snapshot.allPods()) if (!bound.has(info)) gone.add(info);
-  snapshot.forget(gone);
+  snapshot.endSync();
 }
 
 export function schedulePending(pass: Pass): void {

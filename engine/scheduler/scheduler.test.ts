@@ -132,7 +132,7 @@ describe('snapshot reuse', () => {
     const affinity = { affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 50, podAffinityTerm: { labelSelector: { matchLabels: { app: 'a2' } }, topologyKey: 'topology.kubernetes.io/zone' } }] } } };
     const made = (i: number, kind: number): PodInfo => {
       const spec = { containers: [{ name: 'c', image: `img:${kind}`, resources: { requests: { cpu: `${100 + kind * 50}m`, memory: '256Mi' } }, ...(kind === 3 ? { ports: [{ containerPort: 80, hostPort: 8080 }] } : {}) }], ...(kind === 1 ? anti : kind === 2 ? affinity : {}) };
-      return pod(`p${i}`, spec as Partial<PodSpec>, { app: `a${kind}` }, `Deployment/default/d${kind}`);
+      return pod(`p${i}`, spec as unknown as Partial<PodSpec>, { app: `a${kind}` }, `Deployment/default/d${kind}`);
     };
     fc.assert(
       fc.property(fc.integer({ min: 2, max: 12 }), fc.array(fc.nat(4), { minLength: 1, maxLength: 40 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), fc.array(fc.nat(4), { minLength: 1, maxLength: 15 }), (nodeCount, kinds, dropped, next) => {
