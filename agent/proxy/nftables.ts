@@ -43,7 +43,7 @@ export class NftablesProxier implements Proxier {
     const opts = { table: this.table, loadBalance: true };
     const changes = this.#tracker.changes(wanted);
     const changed = [...changes.added, ...changes.updated.map((u) => u.after)];
-    // A session that died since the last sync (killed, OOM) may have taken more than itself: start over whole.
+    // The session's nft died between syncs (killed, OOM): treated like a failed sync, a full resync and a new session.
     const sessionLost = this.#session !== undefined && !this.#session.alive;
     if (sessionLost) this.#closeSession();
     const full = sessionLost || this.#appliedContext !== contextKey || needsNewLbChain(changed, this.#tracker.applied.values(), opts);
