@@ -94,6 +94,15 @@ export function podKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
+/** "Kind/namespace/name" of a desired object, kept per object: unchanged objects keep their key from pass to pass. */
+const objectKeys = new WeakMap<object, string>();
+
+export function objectKey(kind: string, object: { metadata: { name: string; namespace?: string } }): string {
+  let key = objectKeys.get(object);
+  if (key === undefined) objectKeys.set(object, (key = `${kind}/${object.metadata.namespace ?? 'default'}/${object.metadata.name}`));
+  return key;
+}
+
 /** A pod's "namespace/name", kept per metadata object: an unchanged pod's key is not built again every pass. */
 const podKeys = new WeakMap<PodObject['metadata'], string>();
 

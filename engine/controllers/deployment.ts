@@ -9,7 +9,7 @@
 import type { Deployment } from '../../schemas/types.generated.ts';
 import type { DeploymentStatus, PodObject, WorkloadObject } from '../model.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../model.ts';
-import { requeueAt, type Pass } from './context.ts';
+import { objectKey, requeueAt, type Pass } from './context.ts';
 import { resolveConfig } from './config.ts';
 import { addPod, deletePod, deletionOrder, isAvailable, isFinished, isReady, newPod, scaledValue } from './pods.ts';
 import { deepEqual } from './equal.ts';
@@ -45,7 +45,7 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
 export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const namespace = d.metadata.namespace ?? 'default';
   const name = d.metadata.name;
-  const key = `Deployment/${namespace}/${name}`;
+  const key = objectKey('Deployment', d);
   const replicas = d.spec.replicas ?? 1;
   const minReady = d.spec.minReadySeconds ?? 0;
   const hash = templateHash(pass.desired, namespace, d.spec.template);

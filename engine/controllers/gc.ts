@@ -6,13 +6,13 @@
  * carried into the next observed state (the service controller reports the
  * released VIPs).
  */
-import type { Pass } from './context.ts';
+import { objectKey, type Pass } from './context.ts';
 import { deletePod } from './pods.ts';
 
 export function desiredOwnerKeys(pass: Pass): Set<string> {
   const keys = new Set<string>();
   for (const kind of ['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'Pod'] as const) {
-    for (const o of pass.desired.list(kind as 'Deployment')) keys.add(`${kind}/${o.metadata.namespace ?? 'default'}/${o.metadata.name}`);
+    for (const o of pass.desired.list(kind as 'Deployment')) keys.add(objectKey(kind, o));
   }
   return keys;
 }
