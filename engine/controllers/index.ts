@@ -62,22 +62,16 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
 
   reconcileNodes(pass);
 
-  const podsByNode = new Map<string, PodObject[]>();
   for (const pod of pass.next.pods.values()) {
     const owner = ownerKeyOf(pod);
     const byOwner = isTerminating(pod) ? pass.terminatingByOwner : pass.podsByOwner;
     const list = byOwner.get(owner);
     if (list) list.push(pod);
     else byOwner.set(owner, [pod]);
-    if (pod.spec.nodeName) {
-      const onNode = podsByNode.get(pod.spec.nodeName);
-      if (onNode) onNode.push(pod);
-      else podsByNode.set(pod.spec.nodeName, [pod]);
-    }
   }
-  for (const list of pass.podsByOwner.values()) list.sort(byName);
+  for (const list of pass.podsByOwner.values()) if (list.length > 1) list.sort(byName);
 
-  evictPods(pass, podsByNode);
+  evictPods(pass);
   collectGarbage(pass, desiredOwnerKeys(pass));
 
   for (const d of desired.list('Deployment')) reconcileDeployment(pass, d);

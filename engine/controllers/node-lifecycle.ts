@@ -119,14 +119,27 @@ export function evictionTime(pod: PodObject, taintKey: string, since: number, de
   return since + (seconds === null ? defaultTimeoutMs : Math.max(0, seconds as number) * 1000);
 }
 
-/** Deletes pods of unhealthy nodes once due, and pods that do not tolerate a node's NoExecute taints. Runs after pods are grouped. */
-export function evictPods(pass: Pass, podsByNode: Map<string, PodObject[]>): void {
-  const now = pass.now.getTime();
+/** Nodes with NoExecute taints or not Ready: the only ones whose pods evictPods() looks at. */
+function nodesToCheck(pass: Pass): Array<{ node: NodeView; noExecute: NodeView['taints']; ready: NodeView['conditions'][number] | undefined; unhealthySince: string | undefined }> {
+  const out = [];
   for (const node of pass.nodes) {
     const noExecute = node.taints.filter((t) => t.effect === 'NoExecute');
     const ready = node.conditions.find((c) => c.type === 'Ready');
     const unhealthySince = ready && ready.status !== 'True' && ready.lastTransitionTime ? ready.lastTransitionTime : undefined;
-    if (noExecute.length === 0 && unhealthySince === undefined) continue;
+    if (noExecute.length > 0 || unhealthySince !== undefined) out.push({ node, noExecute, ready, unhealthySince });
+  }
+  return out;
+}
+
+/** Deletes pods of unhealthy nodes once due, and pods that do not tolerate a node's NoExecute taints. Runs after pods are grouped. */
+export function evictPods(pass: Pass): void {
+  const now = pass.now.getTime();
+  const checked = nodesToCheck(pass);
+  if (checked.length === 0) return;
+  // Only these nodes' pods are needed: a healthy cluster's pass never groups 20,000 pods by node.
+  const podsByNode = new Map<string, PodObject[]>(checked.map(({ node }) => [node.name, []]));
+  for (const pod of pass.next.pods.values()) if (pod.spec.nodeName) podsByNode.get(pod.spec.nodeName)?.push(pod);
+  for (const { node, noExecute, ready, unhealthySince } of checked) {
     const pods = (podsByNode.get(node.name) ?? []).filter((p) => !isTerminating(p));
     if (pods.length === 0) continue;
     for (const pod of pods) {
