@@ -96,7 +96,7 @@ function routesByNode(nodes: readonly RouteSource[]): Map<string, Route[]> {
  * while the node's pods are the same objects and every one of them was
  * cacheable (pods referencing ConfigMaps or Secrets are resolved afresh).
  */
-const lastPods = new Map<string, { sources: PodObject[]; pods: DesiredPod[] }>();
+const lastPods = new Map<string, { arrived: PodObject[]; sources: PodObject[]; pods: DesiredPod[] }>();
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
@@ -147,14 +147,21 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
     return made;
   };
   for (const node of pass.nodes) {
-    const sources = (podsByNode.get(node.name) ?? []).sort(byNamespaceAndName);
+    // The same pods in the same order as last pass need no sorting either.
+    const arrived = podsByNode.get(node.name) ?? [];
     const last = lastPods.get(node.name);
     let pods: DesiredPod[];
-    if (last && sameList(last.sources, sources)) pods = last.pods;
+    if (last && sameList(last.arrived, arrived)) pods = last.pods;
     else {
-      pods = sources.map(desiredPod);
-      if (sources.every((pod) => !hasReferences(pod.spec))) lastPods.set(node.name, { sources, pods });
-      else lastPods.delete(node.name);
+      const sources = [...arrived].sort(byNamespaceAndName);
+      if (last && sameList(last.sources, sources)) {
+        pods = last.pods;
+        last.arrived = arrived;
+      } else {
+        pods = sources.map(desiredPod);
+        if (sources.every((pod) => !hasReferences(pod.spec))) lastPods.set(node.name, { arrived, sources, pods });
+        else lastPods.delete(node.name);
+      }
     }
     states.set(node.name, {
       node: node.name,
