@@ -10,7 +10,7 @@ import type { Deployment } from '../../schemas/types.generated.ts';
 import type { DeploymentStatus, PodObject, WorkloadObject } from '../model.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../model.ts';
 import { objectKey, requeueAt, type Pass } from './context.ts';
-import { resolveConfig } from './config.ts';
+import { hasReferences, resolveConfig } from './config.ts';
 import { addPod, deletePod, deletionOrder, isAvailable, isFinished, isReady, newPod, scaledValue } from './pods.ts';
 import { deepEqual } from './equal.ts';
 import { canonicalJson, safeHash } from './hash.ts';
@@ -34,7 +34,7 @@ export function rollingBounds(d: Deployment): { maxSurge: number; maxUnavailable
  * status is carried over. Keyed by the desired object, so any change in Git
  * or in its pods recomputes it.
  */
-const settled = new WeakMap<Deployment, { hash: string; pods: readonly PodObject[]; out: WorkloadObject }>();
+const settled = new WeakMap<Deployment, { hash: string; referencesConfig: boolean; pods: readonly PodObject[]; out: WorkloadObject }>();
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
@@ -48,8 +48,9 @@ export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const key = objectKey('Deployment', d);
   const replicas = d.spec.replicas ?? 1;
   const minReady = d.spec.minReadySeconds ?? 0;
-  const hash = templateHash(pass.desired, namespace, d.spec.template);
   const memo = settled.get(d);
+  // A template that references no ConfigMap or Secret keeps its hash while it is the same object.
+  const hash = memo && !memo.referencesConfig ? memo.hash : templateHash(pass.desired, namespace, d.spec.template);
   const currentPods = pass.podsByOwner.get(key) ?? [];
   if (memo && memo.hash === hash && memo.out === pass.observed.workloads.get(key) && sameList(memo.pods, currentPods)) {
     pass.next.workloads.set(key, memo.out);
@@ -138,7 +139,7 @@ export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const out = writeStatus(pass, d, key, hash, pods, minReady, missing);
   const status = out.status as DeploymentStatus;
   const complete = status.conditions.some((c) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable');
-  if (complete && minReady === 0 && pass.actions.length === actionsBefore && !d.spec.paused) settled.set(d, { hash, pods: [...(pass.podsByOwner.get(key) ?? [])], out });
+  if (complete && minReady === 0 && pass.actions.length === actionsBefore && !d.spec.paused) settled.set(d, { hash, referencesConfig: hasReferences(d.spec.template.spec), pods: [...(pass.podsByOwner.get(key) ?? [])], out });
   else settled.delete(d);
 }
 
