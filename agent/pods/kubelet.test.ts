@@ -44,6 +44,20 @@ describe('kubelet loop with a fake runtime', () => {
     assert.ok(s.conditions.some((x) => x.type === 'Ready' && x.status === 'True'));
   });
 
+  it('reports a container with a readiness probe not ready before its probe passed, also when a new kubelet adopts it', async () => {
+    const pod = podWith({ containers: [{ name: 'app', image: 'coxswain/busybox:1', readinessProbe: { exec: { command: ['true'] }, periodSeconds: 60 } }] });
+    const notReady = () => {
+      const s = statuses.get('web')!.status;
+      assert.equal(s.containerStatuses[0].ready, false);
+      assert.ok(s.conditions.some((x) => x.type === 'Ready' && x.status === 'False'), JSON.stringify(s.conditions));
+    };
+    await make().setDesired(desired([pod]));
+    notReady();
+    statuses.clear();
+    await make().setDesired(desired([pod]));
+    notReady();
+  });
+
   it('restarts a crashed container at once the first time, then holds it in CrashLoopBackOff', async () => {
     const k = make();
     await k.setDesired(desired([podWith({})]));

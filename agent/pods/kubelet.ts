@@ -207,7 +207,6 @@ export class Kubelet {
         if (blockedFor !== undefined) rec.requeueAtMs = Math.min(rec.requeueAtMs ?? Infinity, now + blockedFor);
         if (decision.actions.length === 0) {
           this.publish(rec, containers);
-          this.trackProbes(rec, containers);
           return;
         }
         await this.execute(rec, decision.actions, containers);
@@ -363,6 +362,8 @@ export class Kubelet {
   }
 
   private publish(rec: PodRecord, containers: ContainerInfo[]): void {
+    // Trackers first: a running container whose probe has no tracker yet would count as ready (and started).
+    this.trackProbes(rec, containers);
     const status = podStatus({
       pod: rec.pod, containers, waiting: rec.waiting, hostIP: this.desired?.nodeAddress ?? '',
       runtimeName: this.o.runtimeName(), nowIso: new Date().toISOString(), previous: rec.status,
