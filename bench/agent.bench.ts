@@ -71,6 +71,13 @@ function rssBytes(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 }
 
+/** Resident memory split into file-backed pages (mostly the node binary) and anonymous memory (heap, malloc). */
+function rssSplit(pid: number): string {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? NaN);
+  return `file-backed ${((kb('Rss') - kb('Anonymous')) / 1024).toFixed(1)} MiB, anonymous ${(kb('Anonymous') / 1024).toFixed(1)} MiB`;
+}
+
 /** The agent's own view of where its memory is, from its /metrics: for reading a regression, not a figure. */
 async function memoryBreakdown(client: AgentClient): Promise<string> {
   const text = await client.metrics();
@@ -127,7 +134,7 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     await new Promise((r) => setTimeout(r, 30_000));
     const idleCpuPercent = (((cpuTicks(pid) - c0) / hz) / ((performance.now() - w0) / 1000)) * 100;
     const idleRssMb = rssBytes(pid) / 2 ** 20;
-    log(`idle: ${idleCpuPercent.toFixed(2)} % CPU, ${idleRssMb.toFixed(1)} MiB RSS (${await memoryBreakdown(client)})`);
+    log(`idle: ${idleCpuPercent.toFixed(2)} % CPU, ${idleRssMb.toFixed(1)} MiB RSS: ${rssSplit(pid)} (${await memoryBreakdown(client)})`);
 
     await put([]);
     await noPods(client, 180_000);
