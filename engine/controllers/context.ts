@@ -82,6 +82,8 @@ export interface Pass {
   terminatingByOwner: Map<string, PodObject[]>;
   /** Every pod name in use (including terminating ones), so generated names never collide; built on first use. */
   namesInUse?: Set<string>;
+  /** Names of pods dropped from the next state before namesInUse was built: still taken for the rest of the pass. */
+  droppedNames?: string[];
   /** Epoch ms at which something time-based becomes due. */
   requeueAt?: number;
 }
@@ -115,13 +117,14 @@ export function podKeyOf(pod: PodObject): string {
 /** The names in use, built from the next state the first time a pass creates a pod (steady passes never pay for it). */
 export function namesInUse(pass: Pass): Set<string> {
   if (!pass.namesInUse) {
-    pass.namesInUse = new Set();
+    pass.namesInUse = new Set(pass.droppedNames);
     for (const pod of pass.next.pods.values()) pass.namesInUse.add(podKeyOf(pod));
-    // Most observed pods are still in the next state under the same name: only the others add a name.
-    for (const [uid, pod] of pass.observed.pods) {
-      const next = pass.next.pods.get(uid);
-      if (next?.metadata.name !== pod.metadata.name || next.metadata.namespace !== pod.metadata.namespace) pass.namesInUse.add(podKeyOf(pod));
-    }
   }
   return pass.namesInUse;
+}
+
+/** Removes a pod from the next state; its name stays taken for the rest of the pass. Every removal goes through here. */
+export function dropPod(pass: Pass, uid: string, pod: PodObject): void {
+  pass.next.pods.delete(uid);
+  if (!pass.namesInUse) (pass.droppedNames ??= []).push(podKeyOf(pod));
 }

@@ -10,7 +10,7 @@
 import type { Node, Toleration } from '../../schemas/types.generated.ts';
 import type { NodeObject, PodObject } from '../model.ts';
 import { tolerates } from '../scheduler/framework.ts';
-import { requeueAt, type NodeView, type Pass } from './context.ts';
+import { dropPod, requeueAt, type NodeView, type Pass } from './context.ts';
 import { cidrContains, numberToIp, parseCidr } from './ip.ts';
 import { deletePod, isTerminating } from './pods.ts';
 
@@ -96,7 +96,7 @@ export function reconcileNodes(pass: Pass): void {
   // Pods on nodes that left Git have nobody to confirm their end: forget them.
   for (const [uid, pod] of pass.next.pods) {
     if (pod.spec.nodeName && !gitNames.has(pod.spec.nodeName)) {
-      pass.next.pods.delete(uid);
+      dropPod(pass, uid, pod);
       pass.actions.push({ type: 'deletePod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid, node: pod.spec.nodeName, reason: `node ${pod.spec.nodeName} was removed from Git` });
     }
   }

@@ -3,7 +3,7 @@ import type { PodSpec, PodTemplateSpec } from '../../schemas/types.generated.ts'
 import type { OwnerReference, PodObject } from '../model.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../model.ts';
 import { safeHash, stableUid } from './hash.ts';
-import { namesInUse, podKey, requeueAt, type Pass } from './context.ts';
+import { dropPod, namesInUse, podKey, requeueAt, type Pass } from './context.ts';
 
 export function isTerminating(pod: PodObject): boolean {
   return pod.metadata.deletionTimestamp !== undefined;
@@ -85,7 +85,7 @@ export function deletePod(pass: Pass, pod: PodObject, reason: string, ownerKey?:
   if (isTerminating(pod)) return;
   pass.actions.push({ type: 'deletePod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, node: pod.spec.nodeName, owner: ownerKey, reason });
   if (!pod.spec.nodeName) {
-    pass.next.pods.delete(pod.metadata.uid);
+    dropPod(pass, pod.metadata.uid, pod);
     pass.unbound = pass.unbound.filter((p) => p !== pod);
   } else {
     pass.next.pods.set(pod.metadata.uid, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: pass.nowIso } });
