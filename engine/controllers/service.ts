@@ -193,15 +193,14 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
   }
   const kept = new Map<string, ServiceObject>();
   for (const { s, key, previous } of desired) {
-    if (!previous || s.spec.clusterIP) continue;
+    if (!previous) continue;
+    for (const p of previous.spec.ports ?? []) if (p.nodePort) usedPorts.add(p.nodePort);
+    if (s.spec.clusterIP) continue;
     const ip = previous.spec.clusterIP;
     if (ip !== 'None' && cidrContains(cidr, ip) && !usedIPs.has(ip)) {
       usedIPs.add(ip);
       kept.set(key, previous);
     }
-  }
-  for (const { previous } of desired) {
-    for (const p of previous?.spec.ports ?? []) if (p.nodePort) usedPorts.add(p.nodePort);
   }
 
   for (const { s, namespace, key, previous } of desired) {
