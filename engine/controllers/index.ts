@@ -18,7 +18,7 @@ import { reconcileReplicaSet } from './replicaset.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { reconcileBarePod } from './pod.ts';
 import { indexPodsByLabel, reconcileServices } from './service.ts';
-import { evictPods, ownerKeyOf, reconcileNodes } from './node-lifecycle.ts';
+import { evictPods, forgetIfNodeRemoved, ownerKeyOf, reconcileNodes } from './node-lifecycle.ts';
 import { collectGarbage, desiredOwnerKeys } from './gc.ts';
 import { schedulePending } from './schedule.ts';
 import { buildNodeStates } from './node-state.ts';
@@ -62,7 +62,9 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
 
   reconcileNodes(pass);
 
-  for (const pod of pass.next.pods.values()) {
+  const nodeNames = new Set(pass.nodes.map((n) => n.name));
+  for (const [uid, pod] of pass.next.pods) {
+    if (forgetIfNodeRemoved(pass, nodeNames, uid, pod)) continue;
     const owner = ownerKeyOf(pod);
     const byOwner = isTerminating(pod) ? pass.terminatingByOwner : pass.podsByOwner;
     const list = byOwner.get(owner);

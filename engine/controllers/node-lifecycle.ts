@@ -51,7 +51,6 @@ export function reconcileNodes(pass: Pass): void {
   const gitNodes = pass.desired.list('Node');
   const cidrs = assignPodCIDRs(gitNodes, pass.observed.nodes, pass.settings.podCIDR);
   const now = pass.now.getTime();
-  const gitNames = new Set(gitNodes.map((n) => n.metadata.name));
 
   for (const n of gitNodes) {
     const name = n.metadata.name;
@@ -92,14 +91,18 @@ export function reconcileNodes(pass: Pass): void {
     };
     pass.nodes.push(view);
   }
+}
 
-  // Pods on nodes that left Git have nobody to confirm their end: forget them.
-  for (const [uid, pod] of pass.next.pods) {
-    if (pod.spec.nodeName && !gitNames.has(pod.spec.nodeName)) {
-      dropPod(pass, uid, pod);
-      pass.actions.push({ type: 'deletePod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid, node: pod.spec.nodeName, reason: `node ${pod.spec.nodeName} was removed from Git` });
-    }
-  }
+/**
+ * A pod on a node that left Git has nobody to confirm its end: it is
+ * forgotten (true). Called for every pod right after reconcileNodes(), in
+ * the pass that groups pods by owner.
+ */
+export function forgetIfNodeRemoved(pass: Pass, nodeNames: ReadonlySet<string>, uid: string, pod: PodObject): boolean {
+  if (!pod.spec.nodeName || nodeNames.has(pod.spec.nodeName)) return false;
+  dropPod(pass, uid, pod);
+  pass.actions.push({ type: 'deletePod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid, node: pod.spec.nodeName, reason: `node ${pod.spec.nodeName} was removed from Git` });
+  return true;
 }
 
 function sameNode(a: NodeObject | undefined, b: NodeObject): boolean {
