@@ -55,12 +55,13 @@ describe('lab host init script', () => {
 });
 
 describe('lab host configuration files', () => {
-  it('makes podman use runc, cgroupfs, ulimits within the hard limit and the host pod subnet', () => {
+  it('makes podman use runc, cgroupfs, netavark (CNI keeps its networks machine-wide), ulimits within the hard limit and the host pod subnet', () => {
     const conf = containersConf('100.64.3.0/24');
     assert.match(conf, /runtime = "runc"/);
     assert.match(conf, /cgroup_manager = "cgroupfs"/);
     assert.match(conf, /default_ulimits = \["nofile=10000:10000", "nproc=10000:10000"\]/);
-    assert.match(conf, /\[network\]\ndefault_subnet = "100\.64\.3\.0\/24"/);
+    assert.match(conf, /\[network\]\n(.*\n)*network_backend = "netavark"\n/);
+    assert.match(conf, /\[network\]\n(.*\n)*default_subnet = "100\.64\.3\.0\/24"/);
   });
 
   it('lists the shared image stores read-only in storage.conf', () => {

@@ -14,6 +14,9 @@ export function containersConf(podCIDR: string): string {
     'events_logger = "file"',
     '',
     '[network]',
+    // Without netavark podman 4.3 falls back to CNI, whose configs live in /etc/cni/net.d: one directory for
+    // every host on the machine, so hosts would share (and fight over) their pod networks.
+    'network_backend = "netavark"',
     `default_subnet = "${podCIDR}"`,
     '',
   ].join('\n');

@@ -1,5 +1,5 @@
 /** SSH for lab hosts: the lab's client key, one ed25519 host key and one sshd per host. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { must } from './process.ts';
 
@@ -55,6 +55,10 @@ export async function prepareSshd(hostDir: string, name: string, address: string
   const files = sshdFiles(hostDir);
   const hostKey = await ensureKey(files.hostKey, `root@${name}`);
   writeFileSync(files.config, sshdConfig(address, files, authorizedKeys));
+  // `sshd -t` runs here, in the root namespace, and refuses without the privilege separation directory, which
+  // only systemd's ssh.service (RuntimeDirectory=sshd) creates: a fresh machine without systemd has none.
+  // Each host's sshd uses the /run/sshd of its own /run tmpfs.
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   await must(['/usr/sbin/sshd', '-t', '-f', files.config]);
   return { files, hostKey };
 }
