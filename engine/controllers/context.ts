@@ -7,6 +7,7 @@
 import type { Cluster, ConfigMap, DaemonSet, Deployment, Node, Pod, ReplicaSet, ReplicationController, Secret, Service } from '../../schemas/types.generated.ts';
 import type { ObservedState, PodObject } from '../model.ts';
 import type { Action } from './actions.ts';
+import { PodIndex } from './pod-index.ts';
 
 /** The desired objects of one commit (engine/manifests' ObjectStore satisfies this). */
 export interface DesiredObjects {
@@ -76,13 +77,15 @@ export interface Pass {
   nodes: NodeView[];
   /** Pods created in this pass that still need a node. */
   unbound: PodObject[];
-  /** Non-terminating pods by "Kind/namespace/name" of their controller ("Pod/ns/name" for bare pods). */
+  /** Non-terminating pods by "Kind/namespace/name" of their controller ("Pod/ns/name" for bare pods). A list is never changed in place: it is replaced. */
   podsByOwner: Map<string, PodObject[]>;
   /** Terminating pods by the same key (Recreate waits for them). */
   terminatingByOwner: Map<string, PodObject[]>;
-  /** Every pod name in use (including terminating ones), so generated names never collide; built on first use. */
-  namesInUse?: Set<string>;
-  /** Names of pods dropped from the next state before namesInUse was built: still taken for the rest of the pass. */
+  /** Pods without a node and not terminating when the pass began (those created in it are in `unbound`). */
+  pendingAtStart: PodObject[];
+  /** Names given out in this pass (and those dropped before the first was), so generated names never collide; see isNameTaken. */
+  namesTaken?: Set<string>;
+  /** Names of pods dropped from the next state before a name was first asked for: still taken for the rest of the pass. */
   droppedNames?: string[];
   /** Epoch ms at which something time-based becomes due. */
   requeueAt?: number;
@@ -114,17 +117,29 @@ export function podKeyOf(pod: PodObject): string {
   return key;
 }
 
-/** The names in use, built from the next state the first time a pass creates a pod (steady passes never pay for it). */
-export function namesInUse(pass: Pass): Set<string> {
-  if (!pass.namesInUse) {
-    pass.namesInUse = new Set(pass.droppedNames);
-    for (const pod of pass.next.pods.values()) pass.namesInUse.add(podKeyOf(pod));
+/** Every pod by "namespace/name", carried from pass to pass: what a generated name must not collide with. */
+const podsByName = new PodIndex((pod) => [podKeyOf(pod)]);
+
+/** Names taken besides the pods of the next state as it was when first asked (steady passes never ask). */
+function namesTaken(pass: Pass): Set<string> {
+  if (!pass.namesTaken) {
+    podsByName.update(pass.next.pods);
+    pass.namesTaken = new Set(pass.droppedNames);
   }
-  return pass.namesInUse;
+  return pass.namesTaken;
+}
+
+/** Whether a pod "namespace/name" exists, existed earlier in this pass, or was given out in it. */
+export function isNameTaken(pass: Pass, key: string): boolean {
+  return namesTaken(pass).has(key) || podsByName.get(key) !== undefined;
+}
+
+export function takeName(pass: Pass, key: string): void {
+  namesTaken(pass).add(key);
 }
 
 /** Removes a pod from the next state; its name stays taken for the rest of the pass. Every removal goes through here. */
 export function dropPod(pass: Pass, uid: string, pod: PodObject): void {
   pass.next.pods.delete(uid);
-  if (!pass.namesInUse) (pass.droppedNames ??= []).push(podKeyOf(pod));
+  if (!pass.namesTaken) (pass.droppedNames ??= []).push(podKeyOf(pod));
 }

@@ -10,7 +10,7 @@
  * endpoints -> node states.
  */
 import type { NodeDesiredState } from '../../common/agent-api.ts';
-import type { ObservedState, PodObject } from '../model.ts';
+import type { ObservedState } from '../model.ts';
 import type { Action } from './actions.ts';
 import { clusterSettings, type DesiredObjects, type Pass } from './context.ts';
 import { reconcileDeployment } from './deployment.ts';
@@ -18,11 +18,11 @@ import { reconcileReplicaSet } from './replicaset.ts';
 import { reconcileDaemonSet } from './daemonset.ts';
 import { reconcileBarePod } from './pod.ts';
 import { indexPodsByLabel, reconcileServices } from './service.ts';
-import { evictPods, forgetIfNodeRemoved, ownerKeyOf, reconcileNodes } from './node-lifecycle.ts';
+import { evictPods, reconcileNodes } from './node-lifecycle.ts';
+import { groupPodsByOwner } from './owner-groups.ts';
 import { collectGarbage, desiredOwnerKeys } from './gc.ts';
 import { schedulePending } from './schedule.ts';
 import { buildNodeStates } from './node-state.ts';
-import { isTerminating } from './pods.ts';
 
 export type { Action } from './actions.ts';
 export type { DesiredObjects, ClusterSettings } from './context.ts';
@@ -58,20 +58,12 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
     unbound: [],
     podsByOwner: new Map(),
     terminatingByOwner: new Map(),
+    pendingAtStart: [],
   };
 
   reconcileNodes(pass);
 
-  const nodeNames = new Set(pass.nodes.map((n) => n.name));
-  for (const [uid, pod] of pass.next.pods) {
-    if (forgetIfNodeRemoved(pass, nodeNames, uid, pod)) continue;
-    const owner = ownerKeyOf(pod);
-    const byOwner = isTerminating(pod) ? pass.terminatingByOwner : pass.podsByOwner;
-    const list = byOwner.get(owner);
-    if (list) list.push(pod);
-    else byOwner.set(owner, [pod]);
-  }
-  for (const list of pass.podsByOwner.values()) if (list.length > 1) list.sort(byName);
+  groupPodsByOwner(pass);
 
   evictPods(pass);
   collectGarbage(pass, desiredOwnerKeys(pass));
@@ -93,8 +85,4 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
     nodeStates,
     ...(pass.requeueAt !== undefined ? { requeueAfterMs: pass.requeueAt - now.getTime() } : {}),
   };
-}
-
-function byName(a: PodObject, b: PodObject): number {
-  return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 }

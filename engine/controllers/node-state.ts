@@ -9,6 +9,7 @@ import type { PodObject, ServiceObject } from '../model.ts';
 import type { Pass } from './context.ts';
 import { hasReferences, resolveConfig, serviceEnv } from './config.ts';
 import { isTerminating } from './pods.ts';
+import { PodIndex } from './pod-index.ts';
 
 const serviceCache = new WeakMap<ServiceObject, DesiredService>();
 /** The last services list handed out: reused while every service is the same object, so unchanged passes allocate nothing. */
@@ -96,7 +97,10 @@ function routesByNode(nodes: readonly RouteSource[]): Map<string, Route[]> {
  * while the node's pods are the same objects and every one of them was
  * cacheable (pods referencing ConfigMaps or Secrets are resolved afresh).
  */
-const lastPods = new Map<string, { arrived: PodObject[]; sources: PodObject[]; pods: DesiredPod[] }>();
+const lastPods = new Map<string, { sources: readonly PodObject[]; pods: DesiredPod[] }>();
+
+/** Each node's pods (bound to it, not marked deleted), in namespace/name order, carried from pass to pass. */
+const podsByNode = new PodIndex((pod) => (pod.spec.nodeName && !isTerminating(pod) ? [pod.spec.nodeName] : []), byNamespaceAndName);
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
@@ -109,13 +113,7 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
   let envCache = envCaches.get(services);
   if (!envCache) envCaches.set(services, (envCache = new Map()));
   const envKeys = new Map<string, string>();
-  const podsByNode = new Map<string, PodObject[]>();
-  for (const pod of pass.next.pods.values()) {
-    if (!pod.spec.nodeName || isTerminating(pod)) continue;
-    const list = podsByNode.get(pod.spec.nodeName);
-    if (list) list.push(pod);
-    else podsByNode.set(pod.spec.nodeName, [pod]);
-  }
+  podsByNode.update(pass.next.pods);
   const states = new Map<string, Omit<NodeDesiredState, 'generation'>>();
   const routes = routesByNode(pass.nodes);
   const desiredPod = (pod: PodObject): DesiredPod => {
@@ -147,21 +145,14 @@ export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 
     return made;
   };
   for (const node of pass.nodes) {
-    // The same pods in the same order as last pass need no sorting either.
-    const arrived = podsByNode.get(node.name) ?? [];
+    const sources = podsByNode.get(node.name) ?? [];
     const last = lastPods.get(node.name);
     let pods: DesiredPod[];
-    if (last && sameList(last.arrived, arrived)) pods = last.pods;
+    if (last && sameList(last.sources, sources)) pods = last.pods;
     else {
-      const sources = [...arrived].sort(byNamespaceAndName);
-      if (last && sameList(last.sources, sources)) {
-        pods = last.pods;
-        last.arrived = arrived;
-      } else {
-        pods = sources.map(desiredPod);
-        if (sources.every((pod) => !hasReferences(pod.spec))) lastPods.set(node.name, { arrived, sources, pods });
-        else lastPods.delete(node.name);
-      }
+      pods = sources.map(desiredPod);
+      if (sources.every((pod) => !hasReferences(pod.spec))) lastPods.set(node.name, { sources, pods });
+      else lastPods.delete(node.name);
     }
     states.set(node.name, {
       node: node.name,

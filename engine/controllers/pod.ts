@@ -4,7 +4,7 @@
  * restartPolicy is the agent's business.
  */
 import type { Pod } from '../../schemas/types.generated.ts';
-import { namesInUse, podKey, type Pass } from './context.ts';
+import type { Pass } from './context.ts';
 import { resolveConfig } from './config.ts';
 import { canonicalJson, safeHash } from './hash.ts';
 import { addPod, deletePod, newPod } from './pods.ts';
@@ -35,7 +35,6 @@ export function reconcileBarePod(pass: Pass, pod: Pod): void {
     pass.actions.push({ type: 'configError', workload: key, message: missing.join('; ') });
     return;
   }
-  namesInUse(pass).delete(podKey(namespace, name));
   const created = newPod(pass, {
     namespace,
     prefix: name,

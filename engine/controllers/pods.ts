@@ -3,7 +3,7 @@ import type { PodSpec, PodTemplateSpec } from '../../schemas/types.generated.ts'
 import type { OwnerReference, PodObject } from '../model.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../model.ts';
 import { safeHash, stableUid } from './hash.ts';
-import { dropPod, namesInUse, podKey, requeueAt, type Pass } from './context.ts';
+import { dropPod, isNameTaken, podKey, requeueAt, takeName, type Pass } from './context.ts';
 
 export function isTerminating(pod: PodObject): boolean {
   return pod.metadata.deletionTimestamp !== undefined;
@@ -42,9 +42,9 @@ export function newPod(
   let name = options.exactName;
   for (let n = 0; !name; n++) {
     const candidate = `${options.prefix}-${safeHash(`${namespace}/${options.prefix}/${options.seed ?? ''}/${n}`, 5)}`;
-    if (!namesInUse(pass).has(podKey(namespace, candidate))) name = candidate;
+    if (!isNameTaken(pass, podKey(namespace, candidate))) name = candidate;
   }
-  namesInUse(pass).add(podKey(namespace, name));
+  takeName(pass, podKey(namespace, name));
   const labels: Record<string, string> = { ...(options.template.metadata?.labels ?? {}) };
   if (options.templateHash) labels[POD_TEMPLATE_HASH_LABEL] = options.templateHash;
   const annotations = options.template.metadata?.annotations;
@@ -69,9 +69,7 @@ export function newPod(
 /** Adds a created pod to the next state; it is scheduled at the end of the pass unless already bound. */
 export function addPod(pass: Pass, pod: PodObject, ownerKey: string, reason: string): void {
   pass.next.pods.set(pod.metadata.uid, pod);
-  const list = pass.podsByOwner.get(ownerKey);
-  if (list) list.push(pod);
-  else pass.podsByOwner.set(ownerKey, [pod]);
+  pass.podsByOwner.set(ownerKey, [...(pass.podsByOwner.get(ownerKey) ?? []), pod]);
   pass.actions.push({ type: 'createPod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, owner: ownerKey, node: pod.spec.nodeName, reason });
   if (!pod.spec.nodeName) pass.unbound.push(pod);
 }
@@ -90,13 +88,8 @@ export function deletePod(pass: Pass, pod: PodObject, reason: string, ownerKey?:
   } else {
     pass.next.pods.set(pod.metadata.uid, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: pass.nowIso } });
   }
-  if (ownerKey) {
-    const list = pass.podsByOwner.get(ownerKey);
-    if (list) {
-      const i = list.indexOf(pod);
-      if (i >= 0) list.splice(i, 1);
-    }
-  }
+  const list = ownerKey ? pass.podsByOwner.get(ownerKey) : undefined;
+  if (list?.includes(pod)) pass.podsByOwner.set(ownerKey!, list.filter((p) => p !== pod));
 }
 
 const PHASE_RANK: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2, Succeeded: 3, Failed: 3 };

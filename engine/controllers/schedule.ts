@@ -85,20 +85,54 @@ function sameNodeInputs(a: NodeInput[], b: NodeInput[]): boolean {
   return true;
 }
 
+/**
+ * The bound pods the snapshot held at its last sync, by uid, with the view
+ * it holds of each. The next sync walks the pods comparing identities only:
+ * an unchanged pod costs a map lookup.
+ */
+type Synced = Map<string, { pod: PodObject; info: PodInfo }>;
+let lastSync: { snapshot: Snapshot; pods: Synced } | undefined;
+
 /** Brings the snapshot to exactly the pods bound in this pass (terminating ones too: they hold resources until gone). */
-function syncBound(pass: Pass, snapshot: Snapshot): void {
-  snapshot.beginSync();
-  for (const pod of pass.next.pods.values()) {
-    if (!pod.spec.nodeName) continue;
-    const info = boundInfoOf(pod);
-    if (!snapshot.keep(info)) snapshot.assume(info, pod.spec.nodeName);
+function syncBound(pass: Pass, snapshot: Snapshot): Synced {
+  const synced: Synced = lastSync?.snapshot === snapshot ? lastSync.pods : new Map();
+  lastSync = { snapshot, pods: synced };
+  const before = synced.size;
+  const gone = new Set<PodInfo>();
+  const arrived: PodInfo[] = [];
+  let seen = 0;
+  for (const [uid, pod] of pass.next.pods) {
+    const was = synced.get(uid);
+    if (was?.pod === pod) {
+      seen++;
+      continue;
+    }
+    if (was) seen++;
+    const info = pod.spec.nodeName ? boundInfoOf(pod) : undefined;
+    if (info) synced.set(uid, { pod, info });
+    else synced.delete(uid);
+    if (was?.info === info) continue;
+    if (was) gone.add(was.info);
+    if (info) arrived.push(info);
   }
-  snapshot.endSync();
+  if (seen < before) {
+    for (const [uid, was] of synced) {
+      if (pass.next.pods.has(uid)) continue;
+      gone.add(was.info);
+      synced.delete(uid);
+    }
+  }
+  snapshot.forget(gone);
+  for (const info of arrived) snapshot.assume(info, info.spec.nodeName!);
+  return synced;
 }
 
 export function schedulePending(pass: Pass): void {
   const pending: PodObject[] = [];
-  for (const pod of pass.next.pods.values()) if (!pod.spec.nodeName && !isTerminating(pod)) pending.push(pod);
+  for (const pod of [...pass.pendingAtStart, ...pass.unbound]) {
+    // Until here a pending pod is only ever kept or dropped, never bound nor replaced.
+    if (pass.next.pods.get(pod.metadata.uid) === pod && !isTerminating(pod)) pending.push(pod);
+  }
   if (pending.length === 0) return;
   pending.sort((a, b) => {
     const ca = a.metadata.creationTimestamp ?? '';
@@ -110,7 +144,7 @@ export function schedulePending(pass: Pass): void {
   });
 
   const snapshot = snapshotFor(pass);
-  syncBound(pass, snapshot);
+  const synced = syncBound(pass, snapshot);
   const scheduler = new Scheduler(snapshot);
   const created = new Map<string, Extract<Pass['actions'][number], { type: 'createPod' }>>();
   for (const a of pass.actions) if (a.type === 'createPod') created.set(a.uid, a);
@@ -130,6 +164,7 @@ export function schedulePending(pass: Pass): void {
       // The view the snapshot holds becomes the bound pod's view: the next pass finds it there.
       info.spec = bound.spec;
       boundInfos.set(bound.spec, { metadata: bound.metadata, info });
+      synced.set(pod.metadata.uid, { pod: bound, info });
       const action = created.get(pod.metadata.uid);
       const withTotal = { ...scores, total: result.binding.total };
       if (action) {

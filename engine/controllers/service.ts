@@ -15,6 +15,7 @@ import type { Pass } from './context.ts';
 import { deepEqual } from './equal.ts';
 import { cidrContains, numberToIp, parseCidr } from './ip.ts';
 import { isReady, isTerminating } from './pods.ts';
+import { PodIndex } from './pod-index.ts';
 
 type Endpoints = ServiceObject['status']['endpoints'];
 
@@ -47,79 +48,20 @@ function labelKeysOf(pod: PodObject): string[] {
   return keys;
 }
 
-function addToIndex(index: Map<string, PodObject[]>, pods: Iterable<PodObject>): void {
-  for (const pod of pods) {
-    for (const key of labelKeysOf(pod)) {
-      const list = index.get(key);
-      if (list) list.push(pod);
-      else index.set(key, [pod]);
-    }
-  }
+/** Pods by "namespace/key=value" label, so a selector looks at its candidates only; carried from pass to pass. */
+const podsByLabel = new PodIndex(labelKeysOf);
+
+export function indexPodsByLabel(pods: ReadonlyMap<string, PodObject>): PodIndex {
+  podsByLabel.update(pods);
+  return podsByLabel;
 }
 
-/** The last index handed out and the pods it holds (a pass reads the map only while it runs; the next one updates it). */
-let lastIndex: { pods: Set<PodObject>; byLabel: Map<string, PodObject[]> } | undefined;
-
-/**
- * Pods by "namespace/key=value" label, so a selector looks at its candidates
- * only. Built from the last pass's index: pods are replaced, never changed in
- * place, so only the pods that left or arrived are filed, and a list they
- * touch is replaced by a new one (a list handed out never changes: the
- * per-service memo compares them). The order within a list may differ from
- * a fresh build; endpoints are sorted, so nothing downstream depends on it.
- */
-export function indexPodsByLabel(pods: ReadonlyMap<string, PodObject>): Map<string, PodObject[]> {
-  const last = lastIndex;
-  const added: PodObject[] = [];
-  let kept = 0;
-  if (last) {
-    for (const pod of pods.values()) {
-      if (last.pods.has(pod)) kept++;
-      else added.push(pod);
-    }
-  }
-  if (!last || added.length > pods.size / 4) {
-    const byLabel = new Map<string, PodObject[]>();
-    addToIndex(byLabel, pods.values());
-    lastIndex = { pods: new Set(pods.values()), byLabel };
-    return byLabel;
-  }
-  const removed = new Set<PodObject>();
-  if (kept < last.pods.size) for (const pod of last.pods) if (pods.get(pod.metadata.uid) !== pod) removed.add(pod);
-  if (added.length === 0 && removed.size === 0) return last.byLabel;
-
-  const byLabel = last.byLabel;
-  const touched = new Set<string>();
-  for (const pod of removed) {
-    last.pods.delete(pod);
-    for (const key of labelKeysOf(pod)) touched.add(key);
-  }
-  for (const key of touched) {
-    const list = byLabel.get(key)!.filter((p) => !removed.has(p));
-    if (list.length > 0) byLabel.set(key, list);
-    else byLabel.delete(key);
-  }
-  for (const pod of added) {
-    last.pods.add(pod);
-    for (const key of labelKeysOf(pod)) {
-      const list = byLabel.get(key);
-      if (!list) byLabel.set(key, [pod]);
-      else if (touched.has(key)) list.push(pod);
-      else {
-        touched.add(key);
-        byLabel.set(key, [...list, pod]);
-      }
-    }
-  }
-  return byLabel;
-}
-
-export function computeEndpoints(service: ServiceObject, pods: Iterable<PodObject> | Map<string, PodObject[]>, publishNotReady = false): Endpoints {
+export function computeEndpoints(service: ServiceObject, pods: Iterable<PodObject> | PodIndex, publishNotReady = false): Endpoints {
   const selected: PodObject[] = [];
   const selector = service.spec.selector;
   if (selector && Object.keys(selector).length > 0) {
     const [k] = Object.keys(selector);
-    const candidates = pods instanceof Map ? pods.get(`${service.metadata.namespace}/${k}=${selector[k]}`) ?? [] : pods;
+    const candidates = pods instanceof PodIndex ? pods.get(`${service.metadata.namespace}/${k}=${selector[k]}`) ?? [] : pods;
     for (const pod of candidates) {
       if (pod.metadata.namespace !== service.metadata.namespace || isTerminating(pod) || !pod.status.podIP) continue;
       if (!matchesMap(pod.metadata.labels, service.spec.selector)) continue;
@@ -164,7 +106,7 @@ function keysOf(s: Service): { namespace: string; key: string; candidatesKey: st
   return keys;
 }
 
-function candidatesOf(s: Service, podsByLabel: Map<string, PodObject[]>): readonly PodObject[] {
+function candidatesOf(s: Service, podsByLabel: PodIndex): readonly PodObject[] {
   const key = keysOf(s).candidatesKey;
   return key === undefined ? [] : podsByLabel.get(key) ?? [];
 }
@@ -175,35 +117,59 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   return true;
 }
 
-export function reconcileServices(pass: Pass, services: Service[], podsByLabel: Map<string, PodObject[]>): void {
+interface Claims {
+  serviceCIDR: string;
+  nodePortRange: readonly [number, number];
+  services: readonly Service[];
+  previous: ReadonlyArray<ServiceObject | undefined>;
+  /** Addresses and node ports taken: explicit ones and earlier allocations. */
+  usedIPs: Set<string>;
+  usedPorts: Set<number>;
+  /** Earlier allocations each Service keeps, by "namespace/name". */
+  kept: Map<string, ServiceObject>;
+}
+
+/** The last claims, while no allocation was added to them: the same Services over the same previous objects claim the same. */
+let lastClaims: Claims | undefined;
+
+/** Explicit addresses and earlier allocations are claimed first, so a new Service never takes them. */
+function claimsOf(pass: Pass, services: readonly Service[], previousObjects: ReadonlyArray<ServiceObject | undefined>): Claims {
+  const { serviceCIDR, nodePortRange } = pass.settings;
+  const last = lastClaims;
+  if (last && last.serviceCIDR === serviceCIDR && deepEqual(last.nodePortRange, nodePortRange) && sameList(last.services, services) && sameList(last.previous, previousObjects)) return last;
+  const cidr = parseCidr(serviceCIDR);
+  const claims: Claims = { serviceCIDR, nodePortRange, services, previous: previousObjects, usedIPs: new Set(), usedPorts: new Set(), kept: new Map() };
+  for (const s of services) {
+    const ip = s.spec.clusterIP;
+    if (ip && ip !== 'None') claims.usedIPs.add(ip);
+    for (const p of s.spec.ports) if (p.nodePort) claims.usedPorts.add(p.nodePort);
+  }
+  services.forEach((s, i) => {
+    const previous = previousObjects[i];
+    if (!previous) return;
+    for (const p of previous.spec.ports ?? []) if (p.nodePort) claims.usedPorts.add(p.nodePort);
+    if (s.spec.clusterIP) return;
+    const ip = previous.spec.clusterIP;
+    if (ip !== 'None' && cidrContains(cidr, ip) && !claims.usedIPs.has(ip)) {
+      claims.usedIPs.add(ip);
+      claims.kept.set(keysOf(s).key, previous);
+    }
+  });
+  lastClaims = claims;
+  return claims;
+}
+
+export function reconcileServices(pass: Pass, services: Service[], podsByLabel: PodIndex): void {
   const cidr = parseCidr(pass.settings.serviceCIDR);
   const [portLow, portHigh] = pass.settings.nodePortRange;
-  const usedIPs = new Set<string>();
-  const usedPorts = new Set<number>();
-  const desired = services.map((s) => {
+  const previousObjects = services.map((s) => pass.observed.services.get(keysOf(s).key));
+  const { usedIPs, usedPorts, kept } = claimsOf(pass, services, previousObjects);
+  let allocated = false;
+
+  for (let i = 0; i < services.length; i++) {
+    const s = services[i];
+    const previous = previousObjects[i];
     const { namespace, key } = keysOf(s);
-    return { s, namespace, key, previous: pass.observed.services.get(key) };
-  });
-
-  // Explicit addresses and earlier allocations are claimed first, so a new Service never takes them.
-  for (const { s } of desired) {
-    const ip = s.spec.clusterIP;
-    if (ip && ip !== 'None') usedIPs.add(ip);
-    for (const p of s.spec.ports) if (p.nodePort) usedPorts.add(p.nodePort);
-  }
-  const kept = new Map<string, ServiceObject>();
-  for (const { s, key, previous } of desired) {
-    if (!previous) continue;
-    for (const p of previous.spec.ports ?? []) if (p.nodePort) usedPorts.add(p.nodePort);
-    if (s.spec.clusterIP) continue;
-    const ip = previous.spec.clusterIP;
-    if (ip !== 'None' && cidrContains(cidr, ip) && !usedIPs.has(ip)) {
-      usedIPs.add(ip);
-      kept.set(key, previous);
-    }
-  }
-
-  for (const { s, namespace, key, previous } of desired) {
     const candidates = candidatesOf(s, podsByLabel);
     const seen = memo.get(s);
     const sameIP = s.spec.clusterIP ? s.spec.clusterIP === previous?.spec.clusterIP : kept.get(key) === previous;
@@ -215,14 +181,21 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
     let clusterIP: string;
     if (s.spec.clusterIP) clusterIP = s.spec.clusterIP;
     else if (kept.has(key)) clusterIP = kept.get(key)!.spec.clusterIP;
-    else clusterIP = allocateIP(cidr, key, usedIPs);
+    else {
+      clusterIP = allocateIP(cidr, key, usedIPs);
+      allocated = true;
+    }
 
     const ports: ServiceObject['spec']['ports'] = s.spec.ports.map((p) => {
       const protocol = p.protocol ?? 'TCP';
       const out: ServiceObject['spec']['ports'][number] = { ...(p.name ? { name: p.name } : {}), protocol, port: p.port, targetPort: p.targetPort ?? p.port };
       if (type === 'NodePort') {
         const before = previous?.spec.ports.find((q) => (q.name ?? '') === (p.name ?? '') && q.port === p.port && q.protocol === protocol)?.nodePort;
-        out.nodePort = p.nodePort ?? before ?? allocatePort(`${key}:${p.name ?? p.port}`, portLow, portHigh, usedPorts);
+        out.nodePort = p.nodePort ?? before;
+        if (out.nodePort === undefined) {
+          out.nodePort = allocatePort(`${key}:${p.name ?? p.port}`, portLow, portHigh, usedPorts);
+          allocated = true;
+        }
       }
       return out;
     });
@@ -250,6 +223,8 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
     pass.next.services.set(key, out);
     memo.set(s, { out, candidates });
   }
+
+  lastClaims = allocated ? undefined : lastClaims;
 
   // Every desired Service is in the next state by now: the others were removed from Git.
   for (const [key, previous] of pass.observed.services) {

@@ -61,11 +61,8 @@ export class Snapshot implements SnapshotView {
   readonly scoringStrategy: 'LeastAllocated' | 'MostAllocated';
   readonly summary: { unschedulable: boolean; unhealthy: boolean; taints: boolean; preferNoSchedule: boolean };
   private readonly byName = new Map<string, NodeInfo>();
-  /** Bound pods, each with the sync generation that last saw it. */
-  private readonly bound = new Map<PodInfo, number>();
-  private generation = 0;
-  private boundAtSync = 0;
-  private keptAtSync = 0;
+  /** Bound pods (assumed and not forgotten). */
+  private readonly bound = new Set<PodInfo>();
   /** Each node's images as reported, by NodeInfo.index (what forget() goes back to). */
   private readonly reportedImages: string[][] = [];
   /** Node indexes of each owner's bound pods, one entry per pod. */
@@ -148,7 +145,7 @@ export class Snapshot implements SnapshotView {
         this.imageCounts.set(c.image, (this.imageCounts.get(c.image) ?? 0) + 1);
       }
     }
-    this.bound.set(pod, this.generation);
+    this.bound.add(pod);
     if (this.byLabel) indexByLabel(this.byLabel, pod);
     if (this.anti) indexAntiAffinity(this.anti, pod);
     if (pod.owner) {
@@ -166,34 +163,6 @@ export class Snapshot implements SnapshotView {
         }
       }
     }
-  }
-
-  /**
-   * Brings a snapshot kept from an earlier pass to the pods bound now:
-   * beginSync(), then for each pod bound now keep() it (it is already here)
-   * or else assume() it, then endSync() forgets every pod not kept.
-   */
-  beginSync(): void {
-    this.generation++;
-    this.boundAtSync = this.bound.size;
-    this.keptAtSync = 0;
-  }
-
-  keep(pod: PodInfo): boolean {
-    const seen = this.bound.get(pod);
-    if (seen === undefined) return false;
-    if (seen !== this.generation) {
-      this.bound.set(pod, this.generation);
-      this.keptAtSync++;
-    }
-    return true;
-  }
-
-  endSync(): void {
-    if (this.keptAtSync === this.boundAtSync) return;
-    const gone = new Set<PodInfo>();
-    for (const [pod, seen] of this.bound) if (seen !== this.generation) gone.add(pod);
-    this.forget(gone);
   }
 
   /**
@@ -263,19 +232,19 @@ export class Snapshot implements SnapshotView {
   podsWithLabel(key: string, value: string): readonly PodInfo[] {
     if (!this.byLabel) {
       this.byLabel = new Map();
-      for (const pod of this.bound.keys()) indexByLabel(this.byLabel, pod);
+      for (const pod of this.bound.values()) indexByLabel(this.byLabel, pod);
     }
     return this.byLabel.get(`${key}=${value}`) ?? [];
   }
 
   allPods(): Iterable<PodInfo> {
-    return this.bound.keys();
+    return this.bound.values();
   }
 
   *antiAffinityCandidates(pod: PodInfo): Iterable<PodInfo> {
     if (!this.anti) {
       this.anti = { byLabel: new Map(), generic: [] };
-      for (const p of this.bound.keys()) indexAntiAffinity(this.anti, p);
+      for (const p of this.bound.values()) indexAntiAffinity(this.anti, p);
     }
     yield* this.anti.generic;
     for (const k in pod.labels) {
