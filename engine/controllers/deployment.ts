@@ -12,7 +12,7 @@ import { POD_TEMPLATE_HASH_LABEL } from '../model.ts';
 import { objectKey, requeueAt, type Pass } from './context.ts';
 import { hasReferences, resolveConfig } from './config.ts';
 import { addPod, deletePod, deletionOrder, isAvailable, isFinished, isReady, newPod, scaledValue } from './pods.ts';
-import { deepEqual } from './equal.ts';
+import { deepEqual, sameList } from './equal.ts';
 import { canonicalJson, safeHash } from './hash.ts';
 import { templateHash } from './template.ts';
 
@@ -35,12 +35,6 @@ export function rollingBounds(d: Deployment): { maxSurge: number; maxUnavailable
  * or in its pods recomputes it.
  */
 const settled = new WeakMap<Deployment, { hash: string; referencesConfig: boolean; pods: readonly PodObject[]; out: WorkloadObject }>();
-
-function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const namespace = d.metadata.namespace ?? 'default';

@@ -20,3 +20,11 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   for (const k in bo) if (bo[k] !== undefined) count--;
   return count === 0;
 }
+
+/** The same items in the same order, compared by identity. */
+export function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

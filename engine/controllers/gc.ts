@@ -8,19 +8,29 @@
  */
 import { objectKey, type Pass } from './context.ts';
 import { deletePod } from './pods.ts';
+import { sameList } from './equal.ts';
 
-export function desiredOwnerKeys(pass: Pass): Set<string> {
+const OWNER_KINDS = ['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'Pod'] as const;
+
+/** The last owners worked out, with copies of the lists they came from: the same objects own the same keys. */
+let lastOwners: { lists: Array<readonly object[]>; keys: Set<string> } | undefined;
+
+export function desiredOwnerKeys(pass: Pass): ReadonlySet<string> {
+  const lists = OWNER_KINDS.map((kind) => pass.desired.list(kind as 'Deployment'));
+  if (lastOwners && lists.every((list, i) => sameList(lastOwners!.lists[i], list))) return lastOwners.keys;
   const keys = new Set<string>();
-  for (const kind of ['Deployment', 'ReplicaSet', 'ReplicationController', 'DaemonSet', 'Pod'] as const) {
-    for (const o of pass.desired.list(kind as 'Deployment')) keys.add(objectKey(kind, o));
-  }
+  OWNER_KINDS.forEach((kind, i) => {
+    for (const o of lists[i]) keys.add(objectKey(kind, o));
+  });
+  lastOwners = { lists: lists.map((list) => [...list]), keys };
   return keys;
 }
 
-export function collectGarbage(pass: Pass, owners: Set<string>): void {
-  for (const [key, pods] of [...pass.podsByOwner]) {
+export function collectGarbage(pass: Pass, owners: ReadonlySet<string>): void {
+  // Deleting a pod replaces its owner's entry; deleting the entry while iterating is safe for a Map.
+  for (const [key, pods] of pass.podsByOwner) {
     if (owners.has(key)) continue;
-    for (const pod of [...pods]) deletePod(pass, pod, `${key} was removed from Git`, key);
+    for (const pod of pods) deletePod(pass, pod, `${key} was removed from Git`, key);
     pass.podsByOwner.delete(key);
   }
 }

@@ -10,6 +10,7 @@ import type { Pass } from './context.ts';
 import { hasReferences, resolveConfig, serviceEnv } from './config.ts';
 import { isTerminating } from './pods.ts';
 import { PodIndex } from './pod-index.ts';
+import { sameList } from './equal.ts';
 
 const serviceCache = new WeakMap<ServiceObject, DesiredService>();
 /** The last services list handed out: reused while every service is the same object, so unchanged passes allocate nothing. */
@@ -101,12 +102,6 @@ const lastPods = new Map<string, { sources: readonly PodObject[]; pods: DesiredP
 
 /** Each node's pods (bound to it, not marked deleted), in namespace/name order, carried from pass to pass. */
 const podsByNode = new PodIndex((pod) => (pod.spec.nodeName && !isTerminating(pod) ? [pod.spec.nodeName] : []), byNamespaceAndName);
-
-function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 'generation'>> {
   const services = desiredServices(pass.next.services.values());

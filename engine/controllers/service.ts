@@ -12,7 +12,7 @@ import type { PodObject, ServiceObject } from '../model.ts';
 import { stableHash } from '../scheduler/hash.ts';
 import { matchesMap } from '../scheduler/labels.ts';
 import type { Pass } from './context.ts';
-import { deepEqual } from './equal.ts';
+import { deepEqual, sameList } from './equal.ts';
 import { cidrContains, numberToIp, parseCidr } from './ip.ts';
 import { isReady, isTerminating } from './pods.ts';
 import { PodIndex } from './pod-index.ts';
@@ -109,12 +109,6 @@ function keysOf(s: Service): { namespace: string; key: string; candidatesKey: st
 function candidatesOf(s: Service, podsByLabel: PodIndex): readonly PodObject[] {
   const key = keysOf(s).candidatesKey;
   return key === undefined ? [] : podsByLabel.get(key) ?? [];
-}
-
-function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 interface Claims {
