@@ -34,15 +34,15 @@ export function rollingBounds(d: Deployment): { maxSurge: number; maxUnavailable
  * status is carried over. Keyed by the desired object, so any change in Git
  * or in its pods recomputes it.
  */
-const settled = new WeakMap<Deployment, { hash: string; referencesConfig: boolean; pods: readonly PodObject[]; out: WorkloadObject }>();
+const settled = new WeakMap<Deployment, { key: string; hash: string; referencesConfig: boolean; pods: readonly PodObject[]; out: WorkloadObject }>();
 
 export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const namespace = d.metadata.namespace ?? 'default';
   const name = d.metadata.name;
-  const key = objectKey('Deployment', d);
+  const memo = settled.get(d);
+  const key = memo?.key ?? objectKey('Deployment', d);
   const replicas = d.spec.replicas ?? 1;
   const minReady = d.spec.minReadySeconds ?? 0;
-  const memo = settled.get(d);
   // A template that references no ConfigMap or Secret keeps its hash while it is the same object.
   const hash = memo && !memo.referencesConfig ? memo.hash : templateHash(pass.desired, namespace, d.spec.template);
   const currentPods = pass.podsByOwner.get(key) ?? [];
@@ -133,7 +133,7 @@ export function reconcileDeployment(pass: Pass, d: Deployment): void {
   const out = writeStatus(pass, d, key, hash, pods, minReady, missing);
   const status = out.status as DeploymentStatus;
   const complete = status.conditions.some((c) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable');
-  if (complete && minReady === 0 && pass.actions.length === actionsBefore && !d.spec.paused) settled.set(d, { hash, referencesConfig: hasReferences(d.spec.template.spec), pods: [...(pass.podsByOwner.get(key) ?? [])], out });
+  if (complete && minReady === 0 && pass.actions.length === actionsBefore && !d.spec.paused) settled.set(d, { key, hash, referencesConfig: hasReferences(d.spec.template.spec), pods: pass.podsByOwner.get(key) ?? [], out });
   else settled.delete(d);
 }
 

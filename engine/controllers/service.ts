@@ -88,27 +88,35 @@ function compareIp(a: string, b: string): number {
   return 0;
 }
 
-/** Per desired Service: the object it produced and the candidate pods it saw, to skip unchanged services next pass. */
-const memo = new WeakMap<Service, { out: ServiceObject; candidates: readonly PodObject[] }>();
+/**
+ * Per desired Service, worked out once per object: its namespace, "namespace/name" and the label index key of
+ * its selector's first pair; once reconciled, the object it produced and the candidate pods it saw, so that an
+ * unchanged Service over the same candidates is skipped on the next pass.
+ */
+interface ServiceMemo {
+  namespace: string;
+  key: string;
+  candidatesKey: string | undefined;
+  out?: ServiceObject;
+  candidates?: readonly PodObject[];
+}
 
-/** A desired Service's namespace, "namespace/name" and the label index key of its selector's first pair, worked out once per object. */
-const serviceKeys = new WeakMap<Service, { namespace: string; key: string; candidatesKey: string | undefined }>();
+const memos = new WeakMap<Service, ServiceMemo>();
 
-function keysOf(s: Service): { namespace: string; key: string; candidatesKey: string | undefined } {
-  let keys = serviceKeys.get(s);
-  if (!keys) {
+function memoOf(s: Service): ServiceMemo {
+  let memo = memos.get(s);
+  if (!memo) {
     const namespace = s.metadata.namespace ?? 'default';
     const selector = s.spec.selector;
     const first = selector ? Object.keys(selector)[0] : undefined;
-    keys = { namespace, key: `${namespace}/${s.metadata.name}`, candidatesKey: first === undefined ? undefined : `${namespace}/${first}=${selector![first]}` };
-    serviceKeys.set(s, keys);
+    memo = { namespace, key: `${namespace}/${s.metadata.name}`, candidatesKey: first === undefined ? undefined : `${namespace}/${first}=${selector![first]}` };
+    memos.set(s, memo);
   }
-  return keys;
+  return memo;
 }
 
-function candidatesOf(s: Service, podsByLabel: PodIndex): readonly PodObject[] {
-  const key = keysOf(s).candidatesKey;
-  return key === undefined ? [] : podsByLabel.get(key) ?? [];
+function candidatesOf(memo: ServiceMemo, podsByLabel: PodIndex): readonly PodObject[] {
+  return memo.candidatesKey === undefined ? [] : podsByLabel.get(memo.candidatesKey) ?? [];
 }
 
 interface Claims {
@@ -127,7 +135,7 @@ interface Claims {
 let lastClaims: Claims | undefined;
 
 /** Explicit addresses and earlier allocations are claimed first, so a new Service never takes them. */
-function claimsOf(pass: Pass, services: readonly Service[], previousObjects: ReadonlyArray<ServiceObject | undefined>): Claims {
+function claimsOf(pass: Pass, services: readonly Service[], serviceMemos: readonly ServiceMemo[], previousObjects: ReadonlyArray<ServiceObject | undefined>): Claims {
   const { serviceCIDR, nodePortRange } = pass.settings;
   const last = lastClaims;
   if (last && last.serviceCIDR === serviceCIDR && deepEqual(last.nodePortRange, nodePortRange) && sameList(last.services, services) && sameList(last.previous, previousObjects)) return last;
@@ -146,7 +154,7 @@ function claimsOf(pass: Pass, services: readonly Service[], previousObjects: Rea
     const ip = previous.spec.clusterIP;
     if (ip !== 'None' && cidrContains(cidr, ip) && !claims.usedIPs.has(ip)) {
       claims.usedIPs.add(ip);
-      claims.kept.set(keysOf(s).key, previous);
+      claims.kept.set(serviceMemos[i].key, previous);
     }
   });
   lastClaims = claims;
@@ -156,18 +164,19 @@ function claimsOf(pass: Pass, services: readonly Service[], previousObjects: Rea
 export function reconcileServices(pass: Pass, services: Service[], podsByLabel: PodIndex): void {
   const cidr = parseCidr(pass.settings.serviceCIDR);
   const [portLow, portHigh] = pass.settings.nodePortRange;
-  const previousObjects = services.map((s) => pass.observed.services.get(keysOf(s).key));
-  const { usedIPs, usedPorts, kept } = claimsOf(pass, services, previousObjects);
+  const serviceMemos = services.map(memoOf);
+  const previousObjects = serviceMemos.map((m) => pass.observed.services.get(m.key));
+  const { usedIPs, usedPorts, kept } = claimsOf(pass, services, serviceMemos, previousObjects);
   let allocated = false;
 
   for (let i = 0; i < services.length; i++) {
     const s = services[i];
     const previous = previousObjects[i];
-    const { namespace, key } = keysOf(s);
-    const candidates = candidatesOf(s, podsByLabel);
-    const seen = memo.get(s);
+    const memo = serviceMemos[i];
+    const { namespace, key } = memo;
+    const candidates = candidatesOf(memo, podsByLabel);
     const sameIP = s.spec.clusterIP ? s.spec.clusterIP === previous?.spec.clusterIP : kept.get(key) === previous;
-    if (seen && previous && seen.out === previous && sameIP && sameList(seen.candidates, candidates)) {
+    if (previous && memo.out === previous && memo.candidates && sameIP && sameList(memo.candidates, candidates)) {
       pass.next.services.set(key, previous);
       continue;
     }
@@ -215,7 +224,8 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
     diffEndpoints(pass, key, previous?.status.endpoints ?? [], object.status.endpoints);
     const out = previous && deepEqual(previous, object) ? previous : object;
     pass.next.services.set(key, out);
-    memo.set(s, { out, candidates });
+    memo.out = out;
+    memo.candidates = candidates;
   }
 
   lastClaims = allocated ? undefined : lastClaims;

@@ -80,7 +80,9 @@ export function foldAgents(observed: ObservedState, gitNodes: DesiredObject[], r
     for (const pod of runtime.view.pods) {
       reported.add(pod.uid);
       const known = next.pods.get(pod.uid);
-      if (known) next.pods.set(pod.uid, { ...known, status: pod.status });
+      // A view keeps the objects of pods that did not change: a pod whose status is already this one stays the same
+      // object, so the controllers' identity caches see it unchanged.
+      if (known && known.status !== pod.status) next.pods.set(pod.uid, { ...known, status: pod.status });
     }
     const converged = runtime.connection.state === 'connected' && runtime.sent !== undefined && runtime.view.generation >= runtime.sent.generation;
     if (!converged) continue;
