@@ -3,8 +3,8 @@
  * (2 replicas each, with requests) and 10,000 Services on 1,000 nodes.
  * coldMs: reconcile from nothing observed (creates, schedules and binds
  * 20,000 pods, allocates 10,000 VIPs). incrementalMs: with all of that
- * running and ready, one Deployment's image changes (a new store sharing
- * every other object, as the loader's per-file cache gives) and the pass
+ * running and ready, one Deployment's image changes (the next store made
+ * with ObjectStore.with, sharing every other object, as the loader makes it) and the pass
  * that starts its rollout runs; five such changes (each to another
  * Deployment, each from the settled state) per round. steadyMs: a pass where
  * nothing changed. Medians over three rounds; the first change of each
@@ -15,6 +15,8 @@ import { median } from './run.ts';
 import { reconcile } from '../engine/controllers/index.ts';
 import { deployment, emptyObserved, markReady, node, service, store } from '../engine/controllers/testing.ts';
 import type { Cluster } from '../schemas/types.generated.ts';
+import type { ObjectStore, ManifestObject } from '../engine/manifests/index.ts';
+import type { DesiredObjects } from '../engine/controllers/index.ts';
 
 const NODES = 1000;
 const DEPLOYMENTS = 10_000;
@@ -57,10 +59,9 @@ export default async function (log: (line: string) => void): Promise<Record<stri
     steady.push(s.ms);
 
     for (let change = 0; change < CHANGES_PER_ROUND; change++) {
-      const changed = [...objects];
-      const target = NODES + round * 17 + change * 1009;
-      changed[target] = deployment(apps[target - NODES].metadata.name, { replicas: 2, cpu: '50m', memory: '64Mi', image: `coxswain/busybox:${round + 2}` });
-      const next = store(changed, CLUSTER);
+      const name = apps[round * 17 + change * 1009].metadata.name;
+      const changed = deployment(name, { replicas: 2, cpu: '50m', memory: '64Mi', image: `coxswain/busybox:${round + 2}` });
+      const next = (desired as ObjectStore).with([{ kind: 'Deployment', namespace: 'default', name, object: changed as unknown as ManifestObject }], CLUSTER) as unknown as DesiredObjects;
       const inc = timed(() => reconcile({ desired: next, commit: `c${change + 2}`, observed: settled, now: now(30) }));
       incremental.push(inc.ms);
       incrementalCpu.push(inc.cpuMs);
