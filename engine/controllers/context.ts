@@ -7,7 +7,7 @@
 import type { Cluster, ConfigMap, DaemonSet, Deployment, Node, Pod, ReplicaSet, ReplicationController, Secret, Service } from '../../schemas/types.generated.ts';
 import type { ObservedState, PodObject } from '../model.ts';
 import type { Action } from './actions.ts';
-import { PodIndex } from './pod-index.ts';
+import { PodIndex, podHistory } from './pod-index.ts';
 
 /** The desired objects of one commit (engine/manifests' ObjectStore satisfies this). */
 export interface DesiredObjects {
@@ -72,7 +72,8 @@ export interface Pass {
   nowIso: string;
   settings: ClusterSettings;
   observed: ObservedState;
-  next: ObservedState;
+  /** The next observed state; its pods change only through setPod and dropPod. */
+  next: Omit<ObservedState, 'pods'> & { readonly pods: ReadonlyMap<string, PodObject> };
   actions: Action[];
   nodes: NodeView[];
   /** Pods created in this pass that still need a node. */
@@ -118,7 +119,7 @@ export function podKeyOf(pod: PodObject): string {
 }
 
 /** Every pod by "namespace/name", carried from pass to pass: what a generated name must not collide with. */
-const podsByName = new PodIndex((pod) => [podKeyOf(pod)]);
+const podsByName = new PodIndex((pod) => [podKeyOf(pod)], undefined, podHistory);
 
 /** Names taken besides the pods of the next state as it was when first asked (steady passes never ask). */
 function namesTaken(pass: Pass): Set<string> {
@@ -138,8 +139,15 @@ export function takeName(pass: Pass, key: string): void {
   namesTaken(pass).add(key);
 }
 
+/** Puts a pod into the next state. Every change to the next state's pods goes through here or dropPod (podHistory follows them). */
+export function setPod(pass: Pass, pod: PodObject): void {
+  (pass.next.pods as Map<string, PodObject>).set(pod.metadata.uid, pod);
+  podHistory.note(pod.metadata.uid);
+}
+
 /** Removes a pod from the next state; its name stays taken for the rest of the pass. Every removal goes through here. */
 export function dropPod(pass: Pass, uid: string, pod: PodObject): void {
-  pass.next.pods.delete(uid);
+  (pass.next.pods as Map<string, PodObject>).delete(uid);
+  podHistory.note(uid);
   if (!pass.namesTaken) (pass.droppedNames ??= []).push(podKeyOf(pod));
 }

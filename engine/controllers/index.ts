@@ -20,6 +20,7 @@ import { reconcileBarePod } from './pod.ts';
 import { indexPodsByLabel, reconcileServices } from './service.ts';
 import { evictPods, reconcileNodes } from './node-lifecycle.ts';
 import { groupPodsByOwner } from './owner-groups.ts';
+import { podHistory } from './pod-index.ts';
 import { collectGarbage, desiredOwnerKeys } from './gc.ts';
 import { schedulePending } from './schedule.ts';
 import { buildNodeStates } from './node-state.ts';
@@ -45,6 +46,8 @@ export interface ReconcileResult {
 }
 
 export function reconcile({ desired, commit, observed, now }: ReconcileInput): ReconcileResult {
+  const pods = new Map(observed.pods);
+  podHistory.beginPass(pods);
   const pass: Pass = {
     desired,
     commit,
@@ -52,7 +55,7 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
     nowIso: now.toISOString(),
     settings: clusterSettings(desired.cluster),
     observed,
-    next: { nodes: new Map(), pods: new Map(observed.pods), services: new Map(), workloads: new Map(), errors: observed.errors, appliedCommit: commit },
+    next: { nodes: new Map(), pods, services: new Map(), workloads: new Map(), errors: observed.errors, appliedCommit: commit },
     actions: [],
     nodes: [],
     unbound: [],
@@ -79,9 +82,10 @@ export function reconcile({ desired, commit, observed, now }: ReconcileInput): R
   reconcileServices(pass, desired.list('Service'), indexPodsByLabel(pass.next.pods));
 
   const nodeStates = buildNodeStates(pass);
+  podHistory.endPass(pods);
   return {
     actions: pass.actions,
-    observed: pass.next,
+    observed: { ...pass.next, pods },
     nodeStates,
     ...(pass.requeueAt !== undefined ? { requeueAfterMs: pass.requeueAt - now.getTime() } : {}),
   };

@@ -9,7 +9,7 @@ import type { PodObject, ServiceObject } from '../model.ts';
 import type { Pass } from './context.ts';
 import { hasReferences, resolveConfig, serviceEnv } from './config.ts';
 import { isTerminating } from './pods.ts';
-import { PodIndex } from './pod-index.ts';
+import { PodIndex, podHistory } from './pod-index.ts';
 import { sameList } from './equal.ts';
 
 const serviceCache = new WeakMap<ServiceObject, DesiredService>();
@@ -104,7 +104,7 @@ function routesByNode(nodes: readonly RouteSource[]): Map<string, Route[]> {
 const lastPods = new Map<string, { sources: readonly PodObject[]; pods: DesiredPod[] }>();
 
 /** Each node's pods (bound to it, not marked deleted), in namespace/name order, carried from pass to pass. */
-const podsByNode = new PodIndex((pod) => (pod.spec.nodeName && !isTerminating(pod) ? [pod.spec.nodeName] : []), byNamespaceAndName);
+const podsByNode = new PodIndex((pod) => (pod.spec.nodeName && !isTerminating(pod) ? [pod.spec.nodeName] : []), byNamespaceAndName, podHistory);
 
 export function buildNodeStates(pass: Pass): Map<string, Omit<NodeDesiredState, 'generation'>> {
   const services = desiredServices(pass.next.services.values());

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { PodObject } from '../model.ts';
-import { PodIndex, podChanges } from './pod-index.ts';
+import { PodHistory, PodIndex, podChanges } from './pod-index.ts';
 
 function pod(uid: string, node: string, app: string): PodObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { uid, name: uid, namespace: 'default', labels: { app } }, spec: { nodeName: node, containers: [] }, status: { phase: 'Running', conditions: [], containerStatuses: [] } } as unknown as PodObject;
@@ -38,6 +38,44 @@ describe('PodIndex', () => {
           for (const { list, copy } of handedOut) assert.deepEqual(list, copy);
         }
       }),
+    );
+  });
+
+  it('following a history, holds what a fresh index holds after changes between passes, in passes before and after its update, and passes that threw', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ outside: fc.array(step, { maxLength: 6 }), before: fc.array(step, { maxLength: 3 }), after: fc.array(step, { maxLength: 3 }), update: fc.boolean(), throws: fc.boolean() }), { minLength: 1, maxLength: 10 }),
+        (passes) => {
+          const history = new PodHistory();
+          const index = new PodIndex(keysOf, byName, history);
+          // Forty pods to start with, so that most passes change fewer than a quarter of them (the incremental path).
+          let observed = new Map(Array.from({ length: 40 }, (_, i) => [`p${i}`, pod(`p${i}`, 'abc'[i % 3], 'xy'[i % 2])] as [string, PodObject]));
+          const apply = (pods: Map<string, PodObject>, steps: Step[], note?: (uid: string) => void) => {
+            for (const s of steps) {
+              const uid = `p${s.uid}`;
+              if (s.op === 'remove') pods.delete(uid);
+              else if (s.op === 'put' || pods.has(uid)) pods.set(uid, pod(uid, s.node, s.app));
+              note?.(uid);
+            }
+          };
+          for (const p of passes) {
+            apply(observed, p.outside);
+            const next = new Map(observed);
+            history.beginPass(next);
+            apply(next, p.before, (uid) => history.note(uid));
+            if (p.update) {
+              index.update(next);
+              const fresh = new PodIndex(keysOf, byName);
+              fresh.update(new Map(next));
+              for (const key of KEYS) assert.deepEqual(index.get(key) ?? [], fresh.get(key) ?? [], key);
+            }
+            apply(next, p.after, (uid) => history.note(uid));
+            if (p.throws) continue; // the pass's state is thrown away: observed stays as it was
+            history.endPass(next);
+            observed = new Map(next);
+          }
+        },
+      ),
     );
   });
 

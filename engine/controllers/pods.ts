@@ -3,7 +3,7 @@ import type { PodSpec, PodTemplateSpec } from '../../schemas/types.generated.ts'
 import type { OwnerReference, PodObject } from '../model.ts';
 import { POD_TEMPLATE_HASH_LABEL } from '../model.ts';
 import { safeHash, stableUid } from './hash.ts';
-import { dropPod, isNameTaken, podKey, requeueAt, takeName, type Pass } from './context.ts';
+import { dropPod, isNameTaken, podKey, requeueAt, setPod, takeName, type Pass } from './context.ts';
 
 export function isTerminating(pod: PodObject): boolean {
   return pod.metadata.deletionTimestamp !== undefined;
@@ -68,7 +68,7 @@ export function newPod(
 
 /** Adds a created pod to the next state; it is scheduled at the end of the pass unless already bound. */
 export function addPod(pass: Pass, pod: PodObject, ownerKey: string, reason: string): void {
-  pass.next.pods.set(pod.metadata.uid, pod);
+  setPod(pass, pod);
   pass.podsByOwner.set(ownerKey, [...(pass.podsByOwner.get(ownerKey) ?? []), pod]);
   pass.actions.push({ type: 'createPod', namespace: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, owner: ownerKey, node: pod.spec.nodeName, reason });
   if (!pod.spec.nodeName) pass.unbound.push(pod);
@@ -86,7 +86,7 @@ export function deletePod(pass: Pass, pod: PodObject, reason: string, ownerKey?:
     dropPod(pass, pod.metadata.uid, pod);
     pass.unbound = pass.unbound.filter((p) => p !== pod);
   } else {
-    pass.next.pods.set(pod.metadata.uid, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: pass.nowIso } });
+    setPod(pass, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: pass.nowIso } });
   }
   const list = ownerKey ? pass.podsByOwner.get(ownerKey) : undefined;
   if (list?.includes(pod)) pass.podsByOwner.set(ownerKey!, list.filter((p) => p !== pod));

@@ -8,7 +8,8 @@
 import type { PodObject } from '../model.ts';
 import { Scheduler, Snapshot, podInfo, type NodeInput, type PodInfo } from '../scheduler/index.ts';
 import { bytes, cpuMillis, isQuantity } from '../../common/quantity.ts';
-import { requeueAt, type NodeView, type Pass } from './context.ts';
+import { requeueAt, setPod, type NodeView, type Pass } from './context.ts';
+import { podHistory } from './pod-index.ts';
 import { isTerminating } from './pods.ts';
 import { ownerKeyOf } from './node-lifecycle.ts';
 import { deepEqual } from './equal.ts';
@@ -86,41 +87,35 @@ function sameNodeInputs(a: NodeInput[], b: NodeInput[]): boolean {
 }
 
 /**
- * The bound pods the snapshot held at its last sync, by uid, with the view
- * it holds of each. The next sync walks the pods comparing identities only:
- * an unchanged pod costs a map lookup.
+ * The bound pods the snapshot held at its last sync, by uid, with the view it
+ * holds of each, and how far the pods' history was read then: the next sync
+ * looks only at the pods changed since.
  */
 type Synced = Map<string, { pod: PodObject; info: PodInfo }>;
-let lastSync: { snapshot: Snapshot; pods: Synced } | undefined;
+let lastSync: { snapshot: Snapshot; pods: Synced; mark: ReturnType<typeof podHistory.mark> } | undefined;
 
 /** Brings the snapshot to exactly the pods bound in this pass (terminating ones too: they hold resources until gone). */
 function syncBound(pass: Pass, snapshot: Snapshot): Synced {
   const synced: Synced = lastSync?.snapshot === snapshot ? lastSync.pods : new Map();
-  lastSync = { snapshot, pods: synced };
-  const before = synced.size;
+  const changed = lastSync?.snapshot === snapshot ? podHistory.since(lastSync.mark) : undefined;
+  lastSync = { snapshot, pods: synced, mark: podHistory.mark() };
   const gone = new Set<PodInfo>();
   const arrived: PodInfo[] = [];
-  let seen = 0;
-  for (const [uid, pod] of pass.next.pods) {
+  const visit = (uid: string, pod: PodObject | undefined) => {
     const was = synced.get(uid);
-    if (was?.pod === pod) {
-      seen++;
-      continue;
-    }
-    if (was) seen++;
-    const info = pod.spec.nodeName ? boundInfoOf(pod) : undefined;
-    if (info) synced.set(uid, { pod, info });
+    if (was?.pod === pod) return;
+    const info = pod?.spec.nodeName ? boundInfoOf(pod) : undefined;
+    if (info) synced.set(uid, { pod: pod!, info });
     else synced.delete(uid);
-    if (was?.info === info) continue;
+    if (was?.info === info) return;
     if (was) gone.add(was.info);
     if (info) arrived.push(info);
-  }
-  if (seen < before) {
-    for (const [uid, was] of synced) {
-      if (pass.next.pods.has(uid)) continue;
-      gone.add(was.info);
-      synced.delete(uid);
-    }
+  };
+  if (changed) for (const uid of new Set(changed)) visit(uid, pass.next.pods.get(uid));
+  else {
+    // A snapshot kept over a reset of the history: compare every pod, and forget those gone.
+    for (const [uid, pod] of pass.next.pods) visit(uid, pod);
+    for (const uid of [...synced.keys()]) if (!pass.next.pods.has(uid)) visit(uid, undefined);
   }
   snapshot.forget(gone);
   for (const info of arrived) snapshot.assume(info, info.spec.nodeName!);
@@ -160,7 +155,7 @@ export function schedulePending(pass: Pass): void {
         spec: { ...pod.spec, nodeName: node },
         status: { ...pod.status, conditions: [...pod.status.conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'True', lastTransitionTime: pass.nowIso }] },
       };
-      pass.next.pods.set(pod.metadata.uid, bound);
+      setPod(pass, bound);
       // The view the snapshot holds becomes the bound pod's view: the next pass finds it there.
       info.spec = bound.spec;
       boundInfos.set(bound.spec, { metadata: bound.metadata, info });
@@ -177,7 +172,7 @@ export function schedulePending(pass: Pass): void {
       const message = result.error.message;
       requeueAt(pass, pass.now.getTime() + UNSCHEDULABLE_RETRY_MS);
       if (previous?.status === 'False' && previous.message === message) continue;
-      pass.next.pods.set(pod.metadata.uid, {
+      setPod(pass, {
         ...pod,
         status: { ...pod.status, phase: 'Pending', conditions: [...pod.status.conditions.filter((c) => c.type !== 'PodScheduled'), { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: pass.nowIso }] },
       });

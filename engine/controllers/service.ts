@@ -15,7 +15,7 @@ import type { Pass } from './context.ts';
 import { deepEqual, sameList } from './equal.ts';
 import { cidrContains, numberToIp, parseCidr } from './ip.ts';
 import { isReady, isTerminating } from './pods.ts';
-import { PodIndex } from './pod-index.ts';
+import { PodIndex, podHistory } from './pod-index.ts';
 
 type Endpoints = ServiceObject['status']['endpoints'];
 
@@ -49,7 +49,7 @@ function labelKeysOf(pod: PodObject): string[] {
 }
 
 /** Pods by "namespace/key=value" label, so a selector looks at its candidates only; carried from pass to pass. */
-const podsByLabel = new PodIndex(labelKeysOf);
+const podsByLabel = new PodIndex(labelKeysOf, undefined, podHistory);
 
 export function indexPodsByLabel(pods: ReadonlyMap<string, PodObject>): PodIndex {
   podsByLabel.update(pods);
