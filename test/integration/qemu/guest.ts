@@ -46,8 +46,12 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 hostroo
 mount -t proc proc /mnt/proc
 mount -t sysfs sysfs /mnt/sys
 mount -o bind /dev /mnt/dev
+mkdir -p /hostroot
+mount -o bind /mnt /hostroot
 mount -t tmpfs tmpfs /mnt/tmp
 mount -t tmpfs tmpfs /mnt/run
+# A checkout under /tmp or /run (CI's clean clone may be one) is brought back over those tmpfs.
+case "${PROJECT_ROOT}" in /tmp/*|/run/*) mkdir -p "/mnt${PROJECT_ROOT}" && mount -o bind "/hostroot${PROJECT_ROOT}" "/mnt${PROJECT_ROOT}" || echo "COX-GUEST bind of ${PROJECT_ROOT} failed" ;; esac
 echo "COX-GUEST ready"
 chroot /mnt /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp /bin/sh -c 'cd ${PROJECT_ROOT} && ${command.replace(/'/g, `'\\''`)}'
 echo "COX-GUEST-EXIT $?"
