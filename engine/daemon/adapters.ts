@@ -43,7 +43,8 @@ export interface BuiltEngine {
 export function statusSink(writer: StatusWriter, metrics: EngineMetrics, log: Logger): StatusSink {
   return {
     update(observed: ObservedState, cause: StatusCause) {
-      writer.update(observed, { desiredCommit: cause.desiredCommit ?? cause.refusedCommit ?? '', reason: cause.reason, refusedCommit: cause.refusedCommit });
+      // Coxswain-Desired names an applied (valid) commit or nothing: a refused commit only ever goes in Coxswain-Refused.
+      writer.update(observed, { desiredCommit: cause.desiredCommit, reason: cause.reason, refusedCommit: cause.refusedCommit });
     },
     async flush() {
       return (await writer.flush())?.oid;

@@ -21,9 +21,11 @@ function store(objects: DesiredObject[]) {
 
 class FakeFeed implements DesiredFeed {
   view: DesiredView = {};
+  restored?: { appliedCommit?: string };
   private changed: () => void = () => {};
-  async start(changed: () => void) {
+  async start(changed: () => void, restored?: { appliedCommit?: string }) {
     this.changed = changed;
+    this.restored = restored;
   }
   current() {
     return this.view;
@@ -206,6 +208,39 @@ describe('engine loop', () => {
     assert.equal(last.observed.errors[0].file, 'bad.yaml');
     assert.equal(h.fleet.puts.length, 1);
   });
+
+  it('hands the feed the commit the restored status says was applied, so a refused tip at start does not stop reconciling it', async () => {
+    const h = harness({ ...emptyObserved(), appliedCommit: 'c1' });
+    stopEngine = () => h.engine.stop();
+    h.feed.view = { applied: { commit: 'c1', store: store([nodeManifest('h1'), podManifest('a', 'h1')]) }, refused: { commit: 'c2', errors: [{ file: 'bad.yaml', line: 3, column: 5, message: 'spec.replicas: must be integer' }] } };
+    await h.engine.start();
+    assert.deepEqual(h.feed.restored, { appliedCommit: 'c1' });
+    h.fleet.connect('h1');
+    await until(() => h.fleet.puts.length === 1, 'the PUT of c1');
+    assert.equal(h.fleet.puts[0].desiredCommit, 'c1');
+    assert.deepEqual(h.status.updates.at(-1)!.cause, { desiredCommit: 'c1', reason: h.status.updates.at(-1)!.cause.reason, refusedCommit: 'c2' });
+  });
+
+  const noValidCommit: Array<{ name: string; restored?: string; desired?: string }> = [
+    { name: 'names no desired commit when there is no status branch', restored: undefined, desired: undefined },
+    { name: 'names the commit applied before the restart that could not be loaded again (hosts still run it)', restored: 'c1', desired: 'c1' },
+    { name: 'never names the refused commit, even when an older status branch recorded it as applied', restored: 'c2', desired: undefined },
+  ];
+  for (const c of noValidCommit) {
+    it(`with no valid desired commit at all, sends nothing, records the errors and ${c.name}`, async () => {
+      const h = harness({ ...emptyObserved(), appliedCommit: c.restored });
+      stopEngine = () => h.engine.stop();
+      h.feed.view = { refused: { commit: 'c2', errors: [{ file: 'bad.yaml', line: 3, column: 5, message: 'spec.replicas: must be integer' }] } };
+      await h.engine.start();
+      await until(() => h.passes.some((p) => p.refusedCommit === 'c2'), 'a pass that saw c2 refused');
+      const last = h.status.updates.at(-1)!;
+      assert.equal(last.cause.desiredCommit, c.desired);
+      assert.equal(last.cause.refusedCommit, 'c2');
+      assert.equal(last.observed.appliedCommit, c.desired);
+      assert.deepEqual(last.observed.errors.map((e) => `${e.file}:${e.line}:${e.column}`), ['bad.yaml:3:5']);
+      assert.equal(h.fleet.puts.length, 0);
+    });
+  }
 
   it('continues above the generation of an agent that refuses a stale one', async () => {
     const h = harness();

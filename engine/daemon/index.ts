@@ -90,7 +90,7 @@ export class Engine {
   async start(): Promise<void> {
     this.startedAt = Date.now();
     this.options.fleet.subscribe((event) => this.onFleetEvent(event));
-    await this.options.feed.start(() => this.trigger('desired commit'));
+    await this.options.feed.start(() => this.trigger('desired commit'), { appliedCommit: this.options.initialObserved.appliedCommit });
     this.trigger('start');
   }
 
@@ -210,8 +210,12 @@ export class Engine {
     }
     const errors = view.refused?.errors ?? [];
     if (!view.applied) {
-      this.observed = { ...this.observed, errors };
-      this.options.status.update(this.observed, { refusedCommit: view.refused?.commit, reason: 'no valid desired commit' });
+      // The commit applied before a restart that could not be applied again (not in this repository, or no
+      // longer valid) stays named as the desired one: hosts still run it, and the next restart tries it again.
+      // Never the refused commit (an older status branch may have recorded it as applied).
+      const kept = this.observed.appliedCommit !== view.refused?.commit ? this.observed.appliedCommit : undefined;
+      this.observed = { ...this.observed, appliedCommit: kept, errors };
+      this.options.status.update(this.observed, { desiredCommit: kept, refusedCommit: view.refused?.commit, reason: 'no valid desired commit' });
       this.emit({ refusedCommit: view.refused?.commit, actions: 0, puts: 0, observed: this.observed });
       return undefined;
     }

@@ -35,8 +35,11 @@ export interface DesiredView {
 }
 
 export interface DesiredFeed {
-  /** Reads the branch once, then calls `changed` for every new commit until stop(). */
-  start(changed: () => void): Promise<void>;
+  /**
+   * Reads the branch once, then calls `changed` for every new commit until stop().
+   * `restored.appliedCommit` (from the status branch) stays applied when the tip is refused at start.
+   */
+  start(changed: () => void, restored?: { appliedCommit?: string }): Promise<void>;
   current(): DesiredView;
   stop(): Promise<void>;
 }

@@ -65,6 +65,7 @@ export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed
     if (event.type === 'preview') void loadPreview(event.ref, event.commit);
     else if (event.type === 'error') log.error('desired.source-error', { error: describeError(event.error) });
     else if (event.type === 'commit') log.info('desired.loaded', { commit: event.commit, valid: event.valid });
+    else if (event.type === 'restored') (event.applied ? log.info : log.error)(event.applied ? 'desired.restored' : 'desired.restore-failed', { commit: event.commit, reason: event.reason });
   });
 
   const current = (): DesiredView => {
@@ -96,9 +97,9 @@ export async function openDesiredFeed(options: FeedOptions): Promise<DesiredFeed
     repoDir: source.gitdir,
     remote: source.remote,
     webhook: (secret) => source.webhook(secret),
-    async start(onChange) {
+    async start(onChange, restored) {
       changed = onChange;
-      await source.start(onChange);
+      await source.start(onChange, restored);
       for (const [ref, commit] of source.previews()) await loadPreview(ref, commit);
     },
     current,

@@ -13,7 +13,7 @@ import { EngineMetrics } from '../metrics.ts';
 import { StatusWriter } from '../status/writer.ts';
 import { readStatusSnapshot } from '../status/read.ts';
 import { gitCli, tempRepo } from '../status/testing.ts';
-import { Engine } from './index.ts';
+import { Engine, type PassSummary } from './index.ts';
 import { statusSink } from './adapters.ts';
 import { openDesiredFeed } from './source-feed.ts';
 import { reconcileFn } from './adapters.ts';
@@ -95,11 +95,12 @@ describe('engine loop wired to the real source, controllers and status writer', 
     repo.cleanup();
   });
 
-  async function startEngine(fleet: SimulatedFleet) {
+  async function startEngine(fleet: SimulatedFleet, onPass?: (pass: PassSummary) => void) {
     const feed = await openDesiredFeed({ repo: repo.dir, branch: 'main', log: silentLogger, env: process.env });
     const writer = await StatusWriter.open({ repoDir: repo.dir, windowMs: 50 });
     const metrics = new EngineMetrics();
     engine = new Engine({ feed, fleet, status: statusSink(writer, metrics, silentLogger), reconcile: reconcileFn, initialObserved: (await readStatusSnapshot(repo.dir)).observed, log: silentLogger, metrics, minIntervalMs: 20, connectGraceMs: 2000 });
+    if (onPass) engine.onPass(onPass);
     await engine.start();
   }
 
@@ -147,6 +148,57 @@ describe('engine loop wired to the real source, controllers and status writer', 
     assert.equal(snap.observed.pods.size, 3);
     assert.equal(snap.observed.appliedCommit, good);
     assert.match(gitCli(repo.dir, ['log', '-n', '1', '--format=%B', 'coxswain/status']), new RegExp(`Coxswain-Refused: ${bad}`));
+  });
+
+  it('after a restart onto a refused tip, keeps reconciling the commit the status branch says was applied and records the errors of the refused one', async () => {
+    const fleet = new SimulatedFleet();
+    await startEngine(fleet);
+    await until('3 pods', async () => (await readStatusSnapshot(repo.dir)).observed.pods.size === 3);
+    const good = gitCli(repo.dir, ['rev-parse', 'HEAD']);
+    await engine!.stop();
+    engine = undefined;
+    writeFileSync(path.join(repo.dir, 'web.yaml'), web(3).replace('replicas: 3', 'replicas: three'));
+    gitCli(repo.dir, ['commit', '-qam', 'broken while the engine was down']);
+    const bad = gitCli(repo.dir, ['rev-parse', 'HEAD']);
+    // Hosts that lost their state meanwhile: the restarted engine must send them the good commit's pods again.
+    const again = new SimulatedFleet();
+    const passes: PassSummary[] = [];
+    await startEngine(again, (pass) => passes.push(pass));
+    await until('3 pods sent to the agents', async () => again.puts.length > 0 && [...again.accepted.values()].flatMap((s) => s.pods).length === 3);
+    assert.ok(again.puts.every((p) => p.desiredCommit === good), 'every PUT carries the good commit');
+    assert.ok(passes.every((p) => p.commit === good && p.refusedCommit === bad));
+    const snap = await until('the refused commit\'s errors in status', async () => {
+      const s = await readStatusSnapshot(repo.dir);
+      return s.observed.errors.length > 0 ? s : false;
+    });
+    assert.deepEqual(snap.observed.errors.map((e) => [e.file, typeof e.line, typeof e.column]), [['web.yaml', 'number', 'number']]);
+    assert.ok(snap.observed.errors[0].line > 1 && snap.observed.errors[0].column > 1);
+    assert.equal(snap.observed.appliedCommit, good, 'cox describe and cox history read the good commit');
+    const messages = gitCli(repo.dir, ['log', '--format=%B%x00', `${good}..coxswain/status`]).split('\0').filter((m) => m.trim());
+    assert.ok(messages.length > 0);
+    for (const message of messages) assert.doesNotMatch(message, new RegExp(`Coxswain-Desired: ${bad}`), 'never the refused commit as the desired one');
+    assert.match(gitCli(repo.dir, ['log', '-n', '1', '--format=%B', 'coxswain/status']), new RegExp(`Coxswain-Desired: ${good}\n(.*\n)*Coxswain-Refused: ${bad}`));
+  });
+
+  it('after a restart onto a refused tip with no status branch, applies nothing (no older commit is guessed) and records the errors', async () => {
+    writeFileSync(path.join(repo.dir, 'web.yaml'), web(3).replace('replicas: 3', 'replicas: three'));
+    gitCli(repo.dir, ['commit', '-qam', 'broken']);
+    const bad = gitCli(repo.dir, ['rev-parse', 'HEAD']);
+    const fleet = new SimulatedFleet();
+    const passes: PassSummary[] = [];
+    await startEngine(fleet, (pass) => passes.push(pass));
+    const snap = await until('the errors in status', async () => {
+      const s = await readStatusSnapshot(repo.dir);
+      return s.observed.errors.length > 0 ? s : false;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(fleet.puts.length, 0);
+    assert.ok(passes.length > 0 && passes.every((p) => p.commit === undefined && p.refusedCommit === bad));
+    assert.equal(snap.observed.errors[0].file, 'web.yaml');
+    assert.equal(snap.observed.appliedCommit, undefined);
+    const message = gitCli(repo.dir, ['log', '-n', '1', '--format=%B', 'coxswain/status']);
+    assert.doesNotMatch(message, /Coxswain-Desired:/);
+    assert.match(message, new RegExp(`Coxswain-Refused: ${bad}`));
   });
 
   it('adopts what agents run after a restart instead of creating pods again', async () => {

@@ -3,7 +3,7 @@
  *
  *   const source = new DesiredSource({ repo: '/srv/cluster' | 'https://host/org/cluster.git', branch: 'main' });
  *   source.on('event', (e: SourceEvent) => ...);   // 'branch' (ref moved), 'commit' (loaded), 'preview', 'error'
- *   await source.start(changed?);                    // loads the tip, then watches (local) or fetches (URL)
+ *   await source.start(changed?, { appliedCommit? });  // loads the tip, then watches (local) or fetches (URL)
  *   source.current(): DesiredView                    // { applied?: DesiredCommit, refused?: { commit, errors } }
  *   source.previews(): Map<ref, oid>                 // refs/coxswain/previews/* (preview environments)
  *   await source.load(refOrOid): DesiredCommit       // any commit (a preview, a plan's --rev), cached parses shared
@@ -21,6 +21,10 @@
  * - Last known good: a commit with any error diagnostic is never applied, not
  *   even in part. `applied` stays the last valid commit; `refused` holds the
  *   newer commit and its errors (file:line:col and message) for the status branch.
+ * - Across a restart: `start` is given the commit the status branch says was
+ *   applied. When the tip does not validate, that commit (if this repository
+ *   has it and it still validates) is `applied` again; nothing else is: no
+ *   older commit is guessed, so with no such commit nothing is applied.
  * - Only files whose blob changed since the previous load are read and parsed.
  */
 import { EventEmitter } from 'node:events';
@@ -78,9 +82,17 @@ export interface DesiredView {
   refused?: RefusedCommit;
 }
 
+/** What the engine remembers from before a restart (its status branch). */
+export interface RestoredState {
+  /** The last commit applied, by the status branch's `Coxswain-Desired` trailer. */
+  appliedCommit?: string;
+}
+
 export type SourceEvent =
   | { type: 'branch'; commit: string | undefined }
   | { type: 'commit'; commit: string; valid: boolean; view: DesiredView }
+  /** The tip was refused at start: the commit applied before the restart is kept, or could not be (`reason`). */
+  | { type: 'restored'; commit: string; applied: boolean; reason?: string }
   | { type: 'preview'; ref: string; commit: string | undefined }
   | { type: 'error'; error: unknown };
 
@@ -100,6 +112,8 @@ export class DesiredSource extends EventEmitter {
   private again = false;
   private changed?: () => void;
   private stopped = false;
+  /** Until the first read of the branch: the commit applied before a restart. */
+  private restored?: string;
 
   constructor(private readonly options: DesiredSourceOptions) {
     super();
@@ -122,9 +136,13 @@ export class DesiredSource extends EventEmitter {
     if (!existsSync(path.join(this.gitdir, 'HEAD'))) await git.init({ fs, gitdir: this.gitdir, bare: true, defaultBranch: 'main' });
   }
 
-  /** Reads the branch once (failing loudly if it cannot), then keeps following it. */
-  async start(changed?: () => void): Promise<void> {
+  /**
+   * Reads the branch once (failing loudly if it cannot), then keeps following it.
+   * `restored.appliedCommit` is what stays applied if the tip does not validate.
+   */
+  async start(changed?: () => void, restored: RestoredState = {}): Promise<void> {
     this.changed = changed;
+    this.restored = restored.appliedCommit;
     await this.openMirror();
     await this.refresh();
     if (!this.view.applied && !this.view.refused) {
@@ -203,11 +221,34 @@ export class DesiredSource extends EventEmitter {
     if (!tip) return false;
     const loaded = await this.loader.load(tip, this.last);
     this.last = loaded;
+    const restored = this.restored;
+    this.restored = undefined;
     if (loaded.valid) this.view = { applied: loaded };
-    else this.view = { applied: this.view.applied, refused: { commit: tip, errors: loaded.diagnostics.filter((d) => d.severity === 'error') } };
+    else {
+      const applied = this.view.applied ?? (restored && restored !== tip ? await this.loadRestored(restored, loaded) : undefined);
+      this.view = { applied, refused: { commit: tip, errors: loaded.diagnostics.filter((d) => d.severity === 'error') } };
+    }
     this.emit('event', { type: 'commit', commit: tip, valid: loaded.valid, view: this.view } satisfies SourceEvent);
     this.changed?.();
     return true;
+  }
+
+  /** The commit applied before a restart, if this repository has it and it still validates. */
+  private async loadRestored(commit: string, base: DesiredCommit): Promise<DesiredCommit | undefined> {
+    let loaded: DesiredCommit;
+    try {
+      loaded = await this.loader.load(commit, base);
+    } catch (err) {
+      this.emit('event', { type: 'restored', commit, applied: false, reason: `not readable here: ${describeError(err)}` } satisfies SourceEvent);
+      return undefined;
+    }
+    if (!loaded.valid) {
+      const first = loaded.diagnostics.find((d) => d.severity === 'error')!;
+      this.emit('event', { type: 'restored', commit, applied: false, reason: `no longer valid: ${first.file}:${first.line}:${first.column}: ${first.message}` } satisfies SourceEvent);
+      return undefined;
+    }
+    this.emit('event', { type: 'restored', commit, applied: true } satisfies SourceEvent);
+    return loaded;
   }
 
   private async readPreviews(): Promise<void> {

@@ -100,6 +100,70 @@ describe('DesiredSource on a local repository', () => {
     assert.equal(source.current().refused, undefined);
   });
 
+  describe('starting onto a refused tip (an engine restart)', () => {
+    const broken = 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: db\nspec:\n  containers:\n    - name: app\n      imagePullPolicy: Sometimes\n';
+    let good: string;
+    let bad: string;
+    beforeEach(() => {
+      good = commitFiles(repo.dir, { 'web.yaml': podManifest('web'), 'db.yaml': podManifest('db') });
+      bad = commitFiles(repo.dir, { 'web.yaml': podManifest('web', 'coxswain/node:20'), 'db.yaml': broken });
+    });
+    const started = async (appliedCommit: string | undefined) => {
+      source = new DesiredSource({ repo: repo.dir, watch: false });
+      const events: SourceEvent[] = [];
+      source.on('event', (e: SourceEvent) => events.push(e));
+      await source.start(undefined, { appliedCommit });
+      return { view: source.current(), restored: events.filter((e) => e.type === 'restored') };
+    };
+
+    it('applies the commit the status branch says was applied, and refuses the tip with its errors', async () => {
+      const { view, restored } = await started(good);
+      assert.equal(view.applied?.commit, good);
+      assert.equal((view.applied?.store.get('Pod', 'default', 'web') as { spec: { containers: Array<{ image: string }> } }).spec.containers[0].image, 'coxswain/busybox:1');
+      assert.equal(view.refused?.commit, bad);
+      assert.ok(view.refused!.errors.every((e) => e.file === 'db.yaml' && e.line >= 1 && e.column >= 1) && view.refused!.errors.length > 0);
+      assert.deepEqual(restored, [{ type: 'restored', commit: good, applied: true }]);
+    });
+
+    it('guesses no older commit when there is none: nothing is applied', async () => {
+      const { view, restored } = await started(undefined);
+      assert.equal(view.applied, undefined);
+      assert.equal(view.refused?.commit, bad);
+      assert.deepEqual(restored, []);
+    });
+
+    it('applies nothing when the restored commit is not in this repository, and says why', async () => {
+      const { view, restored } = await started('0123456789abcdef0123456789abcdef01234567');
+      assert.equal(view.applied, undefined);
+      assert.equal(view.refused?.commit, bad);
+      assert.equal(restored.length, 1);
+      assert.match((restored[0] as { reason: string }).reason, /^not readable here: /);
+    });
+
+    it('applies nothing when the restored commit is the refused tip itself', async () => {
+      const { view } = await started(bad);
+      assert.equal(view.applied, undefined);
+      assert.equal(view.refused?.commit, bad);
+    });
+
+    it('applies nothing when the restored commit no longer validates, and names its first error', async () => {
+      // `bad` stands for a commit applied by an older engine that validated less: the tip after it is broken too.
+      const tip = commitFiles(repo.dir, { 'db.yaml': broken.replace('Sometimes', 'Rarely') }, 'also broken');
+      const { view, restored } = await started(bad);
+      assert.equal(view.applied, undefined);
+      assert.equal(view.refused?.commit, tip);
+      assert.match((restored[0] as { reason: string }).reason, /^no longer valid: db\.yaml:\d+:\d+: /);
+    });
+
+    it('ignores the restored commit once the tip is valid', async () => {
+      const fixed = commitFiles(repo.dir, { 'db.yaml': podManifest('db') });
+      const { view, restored } = await started(good);
+      assert.equal(view.applied?.commit, fixed);
+      assert.equal(view.refused, undefined);
+      assert.deepEqual(restored, []);
+    });
+  });
+
   it('notices a new commit on the branch within 100 ms through the watched refs', async function () {
     commitFiles(repo.dir, { 'web.yaml': podManifest('web') });
     source = new DesiredSource({ repo: repo.dir });
