@@ -92,3 +92,9 @@ export class AgentRequestError extends CoxError {
   }
 }
 
+/** A Service CIDR or node port range with no free address or port left for a Service. */
+export class RangeFull extends CoxError {
+  constructor(message: string, data: Record<string, unknown> = {}) {
+    super('RangeFull', message, data);
+  }
+}

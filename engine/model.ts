@@ -92,6 +92,7 @@ export interface ServiceObject {
     ports: Array<{ name?: string; protocol: 'TCP' | 'UDP'; port: number; targetPort: number | string; nodePort?: number }>;
     selector?: Record<string, string>;
     sessionAffinity?: 'None' | 'ClientIP';
+    sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } };
   };
   status: {
     /** Ready endpoints per service port (Coxswain extension, like an EndpointSlice folded in). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import type { DaemonSet, ReplicaSet, ReplicationController } from '../../schemas/types.generated.ts';
+import type { Cluster, DaemonSet, ReplicaSet, ReplicationController, Service } from '../../schemas/types.generated.ts';
 import { reconcile } from './index.ts';
-import { barePod, deployment, dropDeleted, emptyObserved, markReady, node, service, store } from './testing.ts';
+import { CLUSTER, barePod, deployment, dropDeleted, emptyObserved, markReady, node, service, store } from './testing.ts';
 import type { NodeObject, ObservedState, PodObject } from '../model.ts';
 import { allocateIP, resolveTargetPort } from './service.ts';
 import { parseCidr } from './ip.ts';
@@ -45,6 +45,25 @@ describe('Service controller', () => {
     assert.notEqual(first, second);
     const r = reconcile({ desired: store([...nodes, service('web', { clusterIP: '100.127.0.10' })]), commit: 'c', observed: emptyObserved(), now: at(0) });
     assert.equal(r.observed.services.get('default/web')!.spec.clusterIP, '100.127.0.10');
+  });
+
+  it('a Service that finds its CIDR full waits with a config error naming the range, and every other Service and pod is reconciled', () => {
+    const small: Cluster = { ...CLUSTER, spec: { ...CLUSTER.spec, serviceCIDR: '100.127.0.0/29' } };
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const r = reconcile({ desired: store([...nodes, deployment('web', { replicas: 2 }), ...names.map((n) => service(n))], small), commit: 'c', observed: emptyObserved(), now: at(0) });
+    const errors = r.actions.filter((a) => a.type === 'configError') as Array<{ workload: string; message: string }>;
+    assert.equal(r.observed.services.size, 5, 'a /29 has 5 usable service addresses');
+    assert.equal(errors.length, 2);
+    for (const e of errors) assert.match(e.message, /service CIDR 100\.127\.0\.0\/29 is full \(5 addresses\)/);
+    assert.equal(r.actions.filter((a) => a.type === 'createPod').length, 2);
+  });
+
+  it('sends a ClientIP Service to the proxies with its sessionAffinityConfig timeout', () => {
+    const sticky = { ...service('web'), spec: { ...service('web').spec, sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 60 } } } } as Service;
+    const r = reconcile({ desired: store([...nodes, sticky]), commit: 'c', observed: emptyObserved(), now: at(0) });
+    const sent = r.nodeStates.get('h1')!.services.find((s) => s.name === 'web')!;
+    assert.equal(sent.sessionAffinity, 'ClientIP');
+    assert.equal(sent.sessionAffinityTimeoutSeconds, 60);
   });
 
   it('a headless service gets endpoints and no VIP, and is not sent to the proxies', () => {
@@ -181,6 +200,14 @@ describe('DaemonSet, ReplicaSet, bare Pod and garbage collection', () => {
     assert.equal(r.actions.filter((a) => a.type === 'deletePod').length, 1);
   });
 
+  it('a DaemonSet maxUnavailable percentage rounds up, as Kubernetes rounds it for DaemonSets (30% of 5 nodes is 2)', () => {
+    const five = [...nodes, node('h4'), node('h5')];
+    const strategy = { updateStrategy: { type: 'RollingUpdate' as const, rollingUpdate: { maxUnavailable: '30%' } } };
+    const o = markReady(reconcile({ desired: store([...five, daemonSet('agent', strategy)]), commit: 'c', observed: emptyObserved(), now: at(0) }).observed);
+    const r = reconcile({ desired: store([...five, daemonSet('agent', strategy, 'agent:2')]), commit: 'c2', observed: o, now: at(1) });
+    assert.equal(r.actions.filter((a) => a.type === 'deletePod').length, 2);
+  });
+
   it('an OnDelete DaemonSet leaves old pods alone', () => {
     const o = markReady(reconcile({ desired: store([...nodes, daemonSet('agent')]), commit: 'c', observed: emptyObserved(), now: at(0) }).observed);
     const r = reconcile({ desired: store([...nodes, daemonSet('agent', { updateStrategy: { type: 'OnDelete' } }, 'agent:2')]), commit: 'c2', observed: o, now: at(1) });
@@ -204,6 +231,17 @@ describe('DaemonSet, ReplicaSet, bare Pod and garbage collection', () => {
     const again = reconcile({ desired: store([node('h4'), ...nodes, barePod('solo')]), commit: 'c2', observed: first.observed, now: at(1) });
     assert.equal(active(again.observed)[0].spec.nodeName, bound.spec.nodeName);
     assert.deepEqual(again.actions, []);
+  });
+
+  it('a bare pod evicted from an unreachable node is not made again while the evicted one is still terminating (one name, one pod)', () => {
+    const first = markReady(reconcile({ desired: store([...nodes, barePod('solo')]), commit: 'c', observed: emptyObserved(), now: at(0) }).observed);
+    const where = active(first)[0].spec.nodeName!;
+    const lost = observedNode(where, 100, T0 + 100_000, 'Unknown', T0 + 50_000);
+    const observed = { ...first, nodes: new Map([...first.nodes, [where, lost]]) };
+    const late = reconcile({ desired: store([...nodes, barePod('solo')]), commit: 'c', observed, now: at(70) });
+    assert.equal(late.actions.filter((a) => a.type === 'deletePod').length, 1);
+    assert.equal(late.actions.filter((a) => a.type === 'createPod').length, 0);
+    assert.deepEqual([...late.observed.pods.values()].map((p) => p.metadata.name), ['solo']);
   });
 
   it('objects removed from Git have their pods deleted gracefully', () => {

@@ -80,7 +80,8 @@ export function reconcileDaemonSet(pass: Pass, ds: DaemonSet): void {
   }
 
   const rolling = ds.spec.updateStrategy?.type !== 'OnDelete';
-  const maxUnavailable = Math.max(1, scaledValue(ds.spec.updateStrategy?.rollingUpdate?.maxUnavailable, eligible.length, false, 1));
+  // Rounded up, as Kubernetes rounds a DaemonSet's maxUnavailable (a Deployment's rounds down).
+  const maxUnavailable = Math.max(1, scaledValue(ds.spec.updateStrategy?.rollingUpdate?.maxUnavailable, eligible.length, true, 1));
   let unavailable = 0;
   for (const node of eligible) {
     const pod = byNode.get(node.name)?.[0];

@@ -107,6 +107,15 @@ describe('Deployment controller', () => {
     assert.equal(status(r.observed, 'web').conditions.find((c) => c.type === 'Progressing')?.reason, 'DeploymentPaused');
   });
 
+  it('a paused Deployment still scales (pausing holds the rollout, not the replica count), and starts no rollout while doing so', () => {
+    const { observed } = converge([...nodes, deployment('web', { replicas: 2, image: 'app:1' })]);
+    const up = reconcile({ desired: store([...nodes, deployment('web', { replicas: 4, image: 'app:1', paused: true })]), commit: 'c2', observed, now: at(100) });
+    assert.equal(up.actions.filter((a) => a.type === 'createPod').length, 2);
+    const down = reconcile({ desired: store([...nodes, deployment('web', { replicas: 1, image: 'app:2', paused: true })]), commit: 'c3', observed, now: at(100) });
+    assert.equal(down.actions.filter((a) => a.type === 'deletePod').length, 1);
+    assert.equal(down.actions.filter((a) => a.type === 'createPod').length, 0);
+  });
+
   it('a rollout that makes no progress past progressDeadlineSeconds reports ProgressDeadlineExceeded', () => {
     const { observed } = converge([...nodes, deployment('web', { replicas: 2, image: 'app:1' })]);
     const desired = store([...nodes, deployment('web', { replicas: 2, image: 'app:broken', progressDeadlineSeconds: 30 })]);

@@ -4,7 +4,8 @@
  * deployment controller step by step (scale the new pods up within
  * maxSurge, else clean up unhealthy old pods, else scale old pods down
  * keeping replicas - maxUnavailable available); Recreate deletes the old
- * pods and waits for them to be gone; paused changes nothing.
+ * pods and waits for them to be gone; paused holds the rollout but still
+ * scales.
  */
 import type { Deployment } from '../../schemas/types.generated.ts';
 import type { DeploymentStatus, PodObject, WorkloadObject } from '../model.ts';
@@ -73,7 +74,12 @@ export function reconcileDeployment(pass: Pass, d: Deployment): void {
   };
 
   const isNew = (p: PodObject) => p.metadata.labels?.[POD_TEMPLATE_HASH_LABEL] === hash;
-  if (!d.spec.paused) {
+  if (d.spec.paused) {
+    // Pausing holds the rollout, not the replica count. Pods are added only while every pod is on the current
+    // template: an older template is not kept anywhere to make more of its pods from.
+    if (pods.length > replicas) remove([...pods].sort(deletionOrder).slice(0, pods.length - replicas), `scale paused ${key} to ${replicas}`);
+    else if (pods.length < replicas && pods.every(isNew) && !blocked) create(replicas - pods.length, `scale paused ${key} to ${replicas}`);
+  } else {
     const newPods = pods.filter(isNew);
     const oldPods = pods.filter((p) => !isNew(p));
     if (d.spec.strategy?.type === 'Recreate') {

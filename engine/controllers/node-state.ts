@@ -33,6 +33,7 @@ export function desiredServices(services: Iterable<ServiceObject>): DesiredServi
       type: s.spec.type,
       clusterIP: s.spec.clusterIP,
       ...(s.spec.sessionAffinity ? { sessionAffinity: s.spec.sessionAffinity } : {}),
+      ...(s.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds !== undefined ? { sessionAffinityTimeoutSeconds: s.spec.sessionAffinityConfig.clientIP.timeoutSeconds } : {}),
       ports: s.spec.ports.map((p) => {
         const endpoints = s.status.endpoints.find((e) => e.port === (p.name ?? String(p.port)))?.addresses ?? [];
         return { ...(p.name ? { name: p.name } : {}), protocol: p.protocol, port: p.port, ...(p.nodePort ? { nodePort: p.nodePort } : {}), endpoints: endpoints.map((e) => ({ ip: e.ip, port: e.port, ...(e.nodeName ? { nodeName: e.nodeName } : {}) })) };

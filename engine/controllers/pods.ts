@@ -86,7 +86,10 @@ export function deletePod(pass: Pass, pod: PodObject, reason: string, ownerKey?:
     dropPod(pass, pod.metadata.uid, pod);
     pass.unbound = pass.unbound.filter((p) => p !== pod);
   } else {
-    setPod(pass, { ...pod, metadata: { ...pod.metadata, deletionTimestamp: pass.nowIso } });
+    const marked = { ...pod, metadata: { ...pod.metadata, deletionTimestamp: pass.nowIso } };
+    setPod(pass, marked);
+    // Terminating from now on, for the rest of the pass too (a bare pod is not made again while its name is in use).
+    if (ownerKey) pass.terminatingByOwner.set(ownerKey, [...(pass.terminatingByOwner.get(ownerKey) ?? []), marked]);
   }
   const list = ownerKey ? pass.podsByOwner.get(ownerKey) : undefined;
   if (list?.includes(pod)) pass.podsByOwner.set(ownerKey!, list.filter((p) => p !== pod));

@@ -16,6 +16,7 @@ import { deepEqual, sameList } from './equal.ts';
 import { cidrContains, numberToIp, parseCidr } from './ip.ts';
 import { isReady, isTerminating } from './pods.ts';
 import { PodIndex, podHistory } from './pod-index.ts';
+import { RangeFull } from '../../common/errors.ts';
 
 type Endpoints = ServiceObject['status']['endpoints'];
 
@@ -182,26 +183,34 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
     }
     const type = s.spec.type ?? 'ClusterIP';
     let clusterIP: string;
-    if (s.spec.clusterIP) clusterIP = s.spec.clusterIP;
-    else if (kept.has(key)) clusterIP = kept.get(key)!.spec.clusterIP;
-    else {
-      clusterIP = allocateIP(cidr, key, usedIPs);
-      allocated = true;
-    }
-
-    const ports: ServiceObject['spec']['ports'] = s.spec.ports.map((p) => {
-      const protocol = p.protocol ?? 'TCP';
-      const out: ServiceObject['spec']['ports'][number] = { ...(p.name ? { name: p.name } : {}), protocol, port: p.port, targetPort: p.targetPort ?? p.port };
-      if (type === 'NodePort') {
-        const before = previous?.spec.ports.find((q) => (q.name ?? '') === (p.name ?? '') && q.port === p.port && q.protocol === protocol)?.nodePort;
-        out.nodePort = p.nodePort ?? before;
-        if (out.nodePort === undefined) {
-          out.nodePort = allocatePort(`${key}:${p.name ?? p.port}`, portLow, portHigh, usedPorts);
-          allocated = true;
-        }
+    let ports: ServiceObject['spec']['ports'];
+    try {
+      if (s.spec.clusterIP) clusterIP = s.spec.clusterIP;
+      else if (kept.has(key)) clusterIP = kept.get(key)!.spec.clusterIP;
+      else {
+        clusterIP = allocateIP(cidr, key, usedIPs);
+        allocated = true;
       }
-      return out;
-    });
+      ports = s.spec.ports.map((p) => {
+        const protocol = p.protocol ?? 'TCP';
+        const out: ServiceObject['spec']['ports'][number] = { ...(p.name ? { name: p.name } : {}), protocol, port: p.port, targetPort: p.targetPort ?? p.port };
+        if (type === 'NodePort') {
+          const before = previous?.spec.ports.find((q) => (q.name ?? '') === (p.name ?? '') && q.port === p.port && q.protocol === protocol)?.nodePort;
+          out.nodePort = p.nodePort ?? before;
+          if (out.nodePort === undefined) {
+            out.nodePort = allocatePort(`${key}:${p.name ?? p.port}`, portLow, portHigh, usedPorts);
+            allocated = true;
+          }
+        }
+        return out;
+      });
+    } catch (err) {
+      if (!(err instanceof RangeFull)) throw err;
+      // This Service waits, with what it had if anything; every other Service is reconciled as usual.
+      pass.actions.push({ type: 'configError', workload: `Service/${key}`, message: err.message });
+      if (previous) pass.next.services.set(key, previous);
+      continue;
+    }
 
     const object: ServiceObject = {
       apiVersion: 'v1',
@@ -213,6 +222,9 @@ export function reconcileServices(pass: Pass, services: Service[], podsByLabel: 
         ports,
         ...(s.spec.selector ? { selector: s.spec.selector } : {}),
         ...(s.spec.sessionAffinity ? { sessionAffinity: s.spec.sessionAffinity } : {}),
+        ...(s.spec.sessionAffinity === 'ClientIP' && s.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds !== undefined
+          ? { sessionAffinityConfig: { clientIP: { timeoutSeconds: s.spec.sessionAffinityConfig.clientIP.timeoutSeconds } } }
+          : {}),
       },
       status: { endpoints: [] },
     };
@@ -250,7 +262,7 @@ function diffEndpoints(pass: Pass, service: string, before: Endpoints, after: En
 /** Hash of namespace/name into the CIDR (skipping network and broadcast addresses and the first host), then the next free one. */
 export function allocateIP(cidr: ReturnType<typeof parseCidr>, key: string, used: Set<string>): string {
   const usable = cidr.size - 3;
-  if (usable <= 0) throw new Error(`service CIDR /${cidr.bits} is too small`);
+  if (usable <= 0) throw new RangeFull(`service CIDR /${cidr.bits} is too small`, { serviceCIDR: `${numberToIp(cidr.base)}/${cidr.bits}` });
   const start = stableHash(key) % usable;
   for (let i = 0; i < usable; i++) {
     const ip = numberToIp(cidr.base + 2 + ((start + i) % usable));
@@ -259,7 +271,7 @@ export function allocateIP(cidr: ReturnType<typeof parseCidr>, key: string, used
       return ip;
     }
   }
-  throw new Error(`service CIDR ${numberToIp(cidr.base)}/${cidr.bits} is full (${usable} addresses)`);
+  throw new RangeFull(`service CIDR ${numberToIp(cidr.base)}/${cidr.bits} is full (${usable} addresses)`, { serviceCIDR: `${numberToIp(cidr.base)}/${cidr.bits}` });
 }
 
 export function allocatePort(key: string, low: number, high: number, used: Set<number>): number {
@@ -272,5 +284,5 @@ export function allocatePort(key: string, low: number, high: number, used: Set<n
       return port;
     }
   }
-  throw new Error(`node port range ${low}-${high} is full`);
+  throw new RangeFull(`node port range ${low}-${high} is full`, { nodePortRange: `${low}-${high}` });
 }

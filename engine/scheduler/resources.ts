@@ -29,6 +29,14 @@ export function memoryBytes(value: string | number | undefined | null): number {
   return bytes(value);
 }
 
+/** A container's requests, with a limit standing in for a request it does not give (Kubernetes' defaulting). */
+function requestsOf(c: NonNullable<PodSpec['containers']>[number]): Record<string, string | number> {
+  const requests = (c.resources?.requests ?? {}) as Record<string, string | number>;
+  const limits = (c.resources?.limits ?? {}) as Record<string, string | number>;
+  if (limits.cpu === undefined && limits.memory === undefined) return requests;
+  return { ...(limits.cpu !== undefined ? { cpu: limits.cpu } : {}), ...(limits.memory !== undefined ? { memory: limits.memory } : {}), ...requests };
+}
+
 /**
  * A pod's effective request, as Kubernetes computes it: the sum over app
  * containers, or the largest init container when that is larger.
@@ -39,7 +47,7 @@ export function podRequests(spec: PodSpec): { requested: Resources; nonZero: Res
   let nzCpu = 0;
   let nzMem = 0;
   for (const c of spec.containers ?? []) {
-    const req = (c.resources?.requests ?? {}) as Record<string, string | number>;
+    const req = requestsOf(c);
     const c1 = milliCPU(req.cpu);
     const m1 = memoryBytes(req.memory);
     cpu += c1;
@@ -48,7 +56,7 @@ export function podRequests(spec: PodSpec): { requested: Resources; nonZero: Res
     nzMem += req.memory === undefined ? DEFAULT_MEMORY_REQUEST : m1;
   }
   for (const c of spec.initContainers ?? []) {
-    const req = (c.resources?.requests ?? {}) as Record<string, string | number>;
+    const req = requestsOf(c as NonNullable<PodSpec['containers']>[number]);
     cpu = Math.max(cpu, milliCPU(req.cpu));
     mem = Math.max(mem, memoryBytes(req.memory));
   }

@@ -80,6 +80,14 @@ describe('scheduler scoring and helpers', () => {
     snapshot.assume(pod('x'), 'a');
     assert.deepEqual(fits(podRequesting('p', '1', '2Gi'), snapshot.node('a')!), ['Too many pods', 'Insufficient cpu', 'Insufficient memory']);
   });
+  it('a container that gives only limits requests them (Kubernetes defaults requests to limits), so it cannot overcommit a node', () => {
+    const limited = (name: string) => pod(name, { containers: [{ name: 'c', image: 'img:1', resources: { limits: { cpu: '3', memory: '1Gi' } } }] } as Partial<PodSpec>);
+    const first = scheduleOne([nodeWith('a')], limited('p1'));
+    assert.ok(first.ok);
+    const second = scheduleOne([nodeWith('a')], limited('p2'), [[limited('p1'), 'a']]);
+    assert.ok(!second.ok);
+    assert.match(second.error.message, /Insufficient cpu/);
+  });
   it('a toleration with operator Exists and no key tolerates every taint', () => {
     assert.equal(tolerates({ operator: 'Exists' }, { key: 'anything', effect: 'NoExecute' }), true);
   });
