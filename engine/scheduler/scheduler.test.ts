@@ -31,6 +31,10 @@ describe('scheduler filters', () => {
     { name: 'a cordoned node is refused in kube-scheduler words', nodes: [nodeWith('a', { unschedulable: true })], pod: pod('p'), expect: '0/1 nodes are available: 1 node(s) were unschedulable.' },
     { name: 'a NotReady node takes no pods', nodes: [nodeWith('a', { conditions: [{ type: 'Ready', status: 'False' }] }), nodeWith('b')], pod: pod('p'), expect: 'b' },
     { name: 'a node under memory pressure is refused with its reason', nodes: [nodeWith('a', { conditions: [{ type: 'Ready', status: 'True' }, { type: 'MemoryPressure', status: 'True' }] })], pod: pod('p'), expect: '0/1 nodes are available: 1 node(s) had memory pressure.' },
+    { name: 'a node under disk pressure is refused with its reason', nodes: [nodeWith('a', { conditions: [{ type: 'Ready', status: 'True' }, { type: 'DiskPressure', status: 'True' }] })], pod: pod('p'), expect: '0/1 nodes are available: 1 node(s) had disk pressure.' },
+    { name: 'a node under PID pressure is refused with its reason', nodes: [nodeWith('a', { conditions: [{ type: 'Ready', status: 'True' }, { type: 'PIDPressure', status: 'True' }] })], pod: pod('p'), expect: '0/1 nodes are available: 1 node(s) had pid pressure.' },
+    { name: 'a pod that tolerates the disk-pressure taint may still go to such a node', nodes: [nodeWith('a', { conditions: [{ type: 'Ready', status: 'True' }, { type: 'DiskPressure', status: 'True' }] })], pod: podWithTolerations('p', { key: 'node.kubernetes.io/disk-pressure', operator: 'Exists', effect: 'NoSchedule' }), expect: 'a' },
+    { name: 'an untolerated NoExecute taint refuses the node too', nodes: [nodeWithTaints('a', { key: 'maintenance', effect: 'NoExecute' }), nodeWith('b')], pod: pod('p'), expect: 'b' },
     { name: 'a pod that names its node runs there', nodes: [nodeWith('a'), nodeWith('b'), nodeWith('c')], pod: pod('p', { nodeName: 'c' }), expect: 'c' },
     { name: 'a nodeSelector picks the labelled node', nodes: [nodeWith('a'), nodeWithLabels('b', { disk: 'ssd' })], pod: pod('p', { nodeSelector: { disk: 'ssd' } }), expect: 'b' },
     { name: 'required node affinity with NotIn excludes a zone', nodes: [nodeWithLabels('a', { zone: 'x' }), nodeWithLabels('b', { zone: 'y' })], pod: pod('p', { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['x'] }] }] } } } } as Partial<PodSpec>), expect: 'b' },
@@ -74,6 +78,32 @@ describe('scheduler scoring and helpers', () => {
     const scheduler = new Scheduler(snapshot);
     const nodes = [0, 1, 2].map((i) => { const r = scheduler.schedule(pod(`p${i}`, {}, { app: 'x' }, 'Deployment/default/x')); return r.ok ? r.binding.node : ''; });
     assert.deepEqual([...nodes].sort(), ['a', 'b', 'c']);
+  });
+  it('ImageLocality prefers the node that already has the image, all else equal', () => {
+    for (const holder of ['a', 'b', 'c']) {
+      const r = scheduleOne(['a', 'b', 'c'].map((n) => nodeWith(n, n === holder ? { images: ['img:1'] } : {})), pod('p'));
+      assert.ok(r.ok && r.binding.node === holder);
+    }
+  });
+  it('BalancedAllocation prefers the node where the pod leaves cpu and memory evenly used', () => {
+    // Both nodes are equally used on average after the pod; only on b are cpu and memory used alike.
+    // Asked both ways round, so a tie broken by the names' hash cannot pass it.
+    for (const [skewed, even] of [['a', 'b'], ['b', 'a']]) {
+      const r = scheduleOne([nodeWith('a'), nodeWith('b')], podRequesting('p', '1', '2Gi'), [[podRequesting('x', '2', '0'), skewed], [podRequesting('y', '1', '2Gi'), even]]);
+      assert.ok(r.ok && r.binding.node === even, JSON.stringify(r));
+    }
+  });
+  it('preferred pod anti-affinity moves a pod away from its kind, without forbidding it', () => {
+    const spec = { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' } }] } } } as Partial<PodSpec>;
+    const away = scheduleOne([nodeWith('a'), nodeWith('b')], pod('p', spec, { app: 'web' }), [[pod('q', {}, { app: 'web' }), 'a']]);
+    assert.ok(away.ok && away.binding.node === 'b');
+    const alone = scheduleOne([nodeWith('a')], pod('p', spec, { app: 'web' }), [[pod('q', {}, { app: 'web' }), 'a']]);
+    assert.ok(alone.ok && alone.binding.node === 'a');
+  });
+  it('preferred pod affinity draws a pod to the node of the pods it names', () => {
+    const spec = { affinity: { podAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: { app: 'cache' } }, topologyKey: 'kubernetes.io/hostname' } }] } } } as Partial<PodSpec>;
+    const r = scheduleOne([nodeWith('a'), nodeWith('b'), nodeWith('c')], pod('p', spec), [[pod('cache', {}, { app: 'cache' }), 'c']]);
+    assert.ok(r.ok && r.binding.node === 'c');
   });
   it('fits() names every missing resource', () => {
     const snapshot = new Snapshot([nodeWith('a', { allocatable: { milliCPU: 500, memory: GiB, pods: 1 } })]);
