@@ -15,6 +15,7 @@ import { nodeAddress, nodeStatus, podReady, podRestarts, podStatus, serviceEndpo
 import { objectsOfKind, parseTarget, statusPath, type StatusKind } from '../status/query.ts';
 import { toRecords } from './history.ts';
 import { parse } from './args.ts';
+import { statusBranchRef } from './status-branch.ts';
 import type { CommandIO } from './main.ts';
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
@@ -31,7 +32,8 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (!Number.isInteger(historyLimit) || historyLimit < 0) throw new UsageError(`--history ${values.history}: expected a whole number`);
   const namespace = values.namespace!;
   const repo = path.resolve(io.cwd, values.repo!);
-  const snapshot = await readStatusSnapshot(repo, values['status-branch']);
+  const statusRef = await statusBranchRef(repo, values['status-branch']!);
+  const snapshot = await readStatusSnapshot(repo, statusRef);
   const observed = objectsOfKind(snapshot.observed, kind, kind === 'Node' ? undefined : namespace).find((o) => o.metadata.name === name);
   const desired = await desiredObject(repo, values.branch!, snapshot.observed.appliedCommit, kind, namespace, name);
   if (!observed && !desired) throw new ConfigError(`${kind.toLowerCase()} "${name}" not found${kind === 'Node' ? '' : ` in namespace ${namespace}`}, neither in the desired state nor in the status branch`, { kind, name, namespace });
@@ -61,7 +63,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
 
   if (historyLimit > 0) {
     const file = statusPath(kind, namespace, name);
-    const entries = await readStatusHistory(repo, { branch: values['status-branch'], paths: [file], limit: historyLimit });
+    const entries = await readStatusHistory(repo, { branch: statusRef, paths: [file], limit: historyLimit });
     const records = await toRecords(repo, entries, { kind, namespace, name });
     out.push('', 'History:');
     if (records.length === 0) out.push('  <none>');

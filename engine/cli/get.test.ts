@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { main } from './main.ts';
 import { StatusWriter } from '../status/index.ts';
-import { deployment, node, observedOf, pod, service, tempRepo } from '../status/testing.ts';
+import { deployment, gitCli, node, observedOf, pod, service, tempRepo } from '../status/testing.ts';
 import { commitFiles, podManifest } from '../source/testing.ts';
 
 async function cox(argv: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -128,6 +131,78 @@ describe('cox get, describe and history read the status branch of a real clone',
       assert.equal(err.code, 'Usage');
       assert.match(err.message, /unknown resource type "widgets"/);
       return true;
+    });
+  });
+
+  describe('on a plain git clone, where the status branch is only origin/coxswain/status', () => {
+    let parent: string;
+    let clone: string;
+    before(() => {
+      parent = mkdtempSync(path.join(os.tmpdir(), 'cox-clone-'));
+      clone = path.join(parent, 'clone');
+      gitCli(parent, ['clone', '-q', repo.dir, clone]);
+      assert.equal(gitCli(clone, ['for-each-ref', '--format=%(refname)', 'refs/heads/coxswain']), '', 'git clone makes no local status branch');
+      assert.notEqual(gitCli(clone, ['for-each-ref', '--format=%(refname)', 'refs/remotes/origin/coxswain/status']), '');
+    });
+    after(() => rmSync(parent, { recursive: true, force: true }));
+
+    it('get pods reads origin/coxswain/status', async () => {
+      const { code, stdout } = await cox(['get', 'pods', '--repo', clone], '/');
+      assert.equal(code, 0);
+      assert.match(stdout, /\nweb-1\s+1\/1\s+Running\s+0\s+\S+\n/);
+    });
+
+    it('describe joins the desired spec of the applied commit with the status and history read from origin', async () => {
+      const { code, stdout } = await cox(['describe', 'pod', 'web-1', '--repo', clone], '/');
+      assert.equal(code, 0);
+      assert.match(stdout, /^Status:\s+Running$/m);
+      assert.match(stdout, /from apps\/web\.yaml:1 at [0-9a-f]{12} \(Ada <ada@example\.com>\)/);
+      assert.match(stdout, /web-1: ContainerCreating -> Running on h2/);
+    });
+
+    it('history lists the status commits of origin/coxswain/status with their desired commit', async () => {
+      const { code, stdout } = await cox(['history', 'pod/web-1', '-o', 'json', '--repo', clone], '/');
+      assert.equal(code, 0);
+      const records = JSON.parse(stdout);
+      assert.equal(records.length, 2);
+      assert.equal(records[0].desiredCommit, desired);
+    });
+
+    it('plan compares with origin/coxswain/status', async () => {
+      const { stdout } = await cox(['plan', '-o', 'json', '--repo', clone], '/');
+      assert.equal(JSON.parse(stdout).statusCommit, gitCli(repo.dir, ['rev-parse', 'coxswain/status']));
+    });
+  });
+
+  describe('in a repository with no status branch anywhere', () => {
+    let bare: { dir: string; cleanup: () => void };
+    let parent: string;
+    let clone: string;
+    before(() => {
+      bare = tempRepo();
+      commitFiles(bare.dir, { 'apps/web.yaml': podManifest('web-1') }, 'deploy web');
+      parent = mkdtempSync(path.join(os.tmpdir(), 'cox-clone-'));
+      clone = path.join(parent, 'clone');
+      gitCli(parent, ['clone', '-q', bare.dir, clone]);
+    });
+    after(() => {
+      bare.cleanup();
+      rmSync(parent, { recursive: true, force: true });
+    });
+
+    for (const argv of [['get', 'pods'], ['describe', 'pod', 'web-1'], ['history']]) {
+      it(`${argv[0]} fails (exit 1) and names the refs it looked at instead of printing an empty cluster`, async () => {
+        const { code, stdout, stderr } = await cox([...argv, '--repo', clone], '/');
+        assert.equal(code, 1);
+        assert.equal(stdout, '');
+        assert.equal(stderr, `cox ${argv[0]}: no status branch in ${clone}: looked for refs/heads/coxswain/status, refs/remotes/origin/coxswain/status (the engine writes coxswain/status; in a clone, \`git fetch\` brings it once the engine has pushed it)\n`);
+      });
+    }
+
+    it('names only the local branch where there is no remote', async () => {
+      const { code, stderr } = await cox(['get', 'pods', '--repo', bare.dir], '/');
+      assert.equal(code, 1);
+      assert.match(stderr, /looked for refs\/heads\/coxswain\/status \(the engine writes coxswain\/status\)\n$/);
     });
   });
 });

@@ -1,8 +1,9 @@
 /**
  * `cox get pods|deployments|services|nodes|replicasets|daemonsets [NAME] [-n NS | -A] [-o wide|yaml|json] [--repo DIR] [--status-branch B]`
  *
- * Reads the status branch only (any clone will do: no access to the hosts)
- * and prints kubectl's tables; AGE is counted from the objects' timestamps.
+ * Reads the status branch only (any clone will do: no access to the hosts; a
+ * plain clone's origin/coxswain/status too) and prints kubectl's tables; AGE is
+ * counted from the objects' timestamps. No status branch at all: exit 1.
  */
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -13,6 +14,7 @@ import { age, nodeAddress, nodeStatus, num, podReady, podRestarts, podStatus, se
 import { formatTable, objectsOfKind, parseTarget, type StatusKind } from '../status/query.ts';
 import type { StatusObject } from '../status/render.ts';
 import { outputFormat, parse } from './args.ts';
+import { statusBranchRef } from './status-branch.ts';
 import type { CommandIO } from './main.ts';
 
 export async function run(args: string[], io: CommandIO, now = new Date()): Promise<number> {
@@ -28,13 +30,13 @@ export async function run(args: string[], io: CommandIO, now = new Date()): Prom
   const all = values['all-namespaces'] && !name;
   const namespace = all ? undefined : (values.namespace ?? 'default');
   const repo = path.resolve(io.cwd, values.repo!);
-  const { observed, commit } = await readStatusSnapshot(repo, values['status-branch']);
+  const { observed } = await readStatusSnapshot(repo, await statusBranchRef(repo, values['status-branch']!));
   let objects = objectsOfKind(observed, kind, namespace);
   if (name) {
     objects = objects.filter((o) => o.metadata.name === name);
     if (objects.length === 0) {
       const where = kind === 'Node' ? '' : ` in namespace ${namespace}`;
-      throw new ConfigError(`${kind.toLowerCase()}s "${name}" not found${where}${commit ? '' : ` (no ${values['status-branch']} branch in ${repo})`}`, { kind, name, namespace });
+      throw new ConfigError(`${kind.toLowerCase()}s "${name}" not found${where}`, { kind, name, namespace });
     }
   }
   if (format === 'json' || format === 'yaml') {

@@ -10,6 +10,7 @@ import { readStatusHistory, summarizeCommit, DEFAULT_STATUS_BRANCH, type CommitS
 import { parseTarget, statusPath, type StatusKind } from '../status/query.ts';
 import { shortName } from '../status/columns.ts';
 import { outputFormat, parse } from './args.ts';
+import { statusBranchRef } from './status-branch.ts';
 import type { CommandIO } from './main.ts';
 
 export interface HistoryRecord {
@@ -41,7 +42,7 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (target && !target.name) throw new UsageError('expected KIND/NAME, e.g. pod/web-5d8f-x2k');
   const repo = path.resolve(io.cwd, values.repo!);
   const file = target ? statusPath(target.kind, values.namespace!, target.name!) : undefined;
-  const entries = await readStatusHistory(repo, { branch: values['status-branch'], since, paths: file ? [file] : undefined, limit });
+  const entries = await readStatusHistory(repo, { branch: await statusBranchRef(repo, values['status-branch']!), since, paths: file ? [file] : undefined, limit });
   const records = await toRecords(repo, entries, target && { kind: target.kind, namespace: values.namespace!, name: target.name! });
   if (format === 'json') {
     io.stdout(`${JSON.stringify(records, null, 2)}\n`);

@@ -32,7 +32,8 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   const namespace = values.namespace!;
 
   const { readStatus } = await import('../status/read.ts');
-  const observed = await readStatus(repo, values['status-branch']);
+  const { statusBranchRef } = await import('./status-branch.ts');
+  const observed = await readStatus(repo, await statusBranchRef(repo, values['status-branch']!));
   const pod = [...observed.pods.values()].find((p) => p.metadata.name === name && p.metadata.namespace === namespace);
   if (!pod) throw new ConfigError(`pod ${namespace}/${name} is not on the status branch ${values['status-branch']} (see: cox get pods -n ${namespace})`);
   const nodeName = pod.spec.nodeName;

@@ -21,6 +21,36 @@ export interface StatusSnapshot {
   time?: Date;
 }
 
+export type StatusBranchLookup =
+  | { ref: string; oid: string }
+  /** None found: the refs looked at, and the remotes' refs when several remotes but not origin have one. */
+  | { ref?: undefined; looked: string[]; ambiguous?: string[] };
+
+/**
+ * Where this clone keeps the status branch: the local branch, else a remote's
+ * copy (a plain `git clone` has only `refs/remotes/<remote>/<branch>`):
+ * origin's first, then the one other remote that has it. A full ref (`refs/...`)
+ * is taken as it is.
+ */
+export async function findStatusBranch(repoDir: string, branch = DEFAULT_STATUS_BRANCH): Promise<StatusBranchLookup> {
+  const gitdir = resolveGitDir(repoDir);
+  const local = fullRef(branch);
+  const oid = await readRef(gitdir, local);
+  if (oid) return { ref: local, oid };
+  if (branch.startsWith('refs/')) return { looked: [local] };
+  const remotes = (await git.listRemotes({ fs, gitdir })).map((r) => r.remote).sort((a, b) => Number(b === 'origin') - Number(a === 'origin') || a.localeCompare(b));
+  const candidates = remotes.map((remote) => `refs/remotes/${remote}/${branch}`);
+  const found: Array<{ ref: string; oid: string }> = [];
+  for (const ref of candidates) {
+    const at = await readRef(gitdir, ref);
+    if (at) found.push({ ref, oid: at });
+  }
+  const origin = found.find((f) => f.ref === `refs/remotes/origin/${branch}`);
+  if (origin) return origin;
+  if (found.length === 1) return found[0];
+  return { looked: [local, ...candidates], ambiguous: found.length > 1 ? found.map((f) => f.ref) : undefined };
+}
+
 /** Observed state on the status branch; empty when the branch does not exist. */
 export async function readStatus(repoDir: string, branch = DEFAULT_STATUS_BRANCH): Promise<ObservedState> {
   return (await readStatusSnapshot(repoDir, branch)).observed;
