@@ -36,4 +36,24 @@ describe('cox engine flags', () => {
     assert.throws(() => parse(['--repo', '.', '--webhook', '9465']), (err: unknown) => err instanceof UsageError && /--webhook is for a URL --repo/.test(err.message));
     assert.throws(() => parse(['--repo', '.', '--fetch-interval', '5']), (err: unknown) => err instanceof UsageError && /--fetch-interval is for a URL --repo/.test(err.message));
   });
+
+  it('--status-window sets the status batching window in milliseconds; without it the writer keeps its 500 ms', () => {
+    assert.equal(parse(['--repo', '.']).statusWindowMs, undefined);
+    assert.equal(parse(['--repo', '.', '--status-window', '2000']).statusWindowMs, 2000);
+    assert.equal(parse(['--repo', URL_REPO, '--status-window', '0']).statusWindowMs, 0, '0: a commit per change');
+  });
+
+  for (const bad of ['soon', '-1', '1.5', '1e3', '', ' ']) {
+    it(`--status-window ${JSON.stringify(bad)} is a usage error that names the flag`, () => {
+      assert.throws(() => parse(['--repo', '.', `--status-window=${bad}`]), (err: unknown) => err instanceof UsageError && err.message === `--status-window ${bad}: expected a whole number of milliseconds (default 500; 0: a commit per change)`);
+    });
+  }
+
+  it('--status-window without a value is a usage error too (exit 2 through cox)', async () => {
+    const { main } = await import('./main.ts');
+    let stderr = '';
+    const code = await main(['engine', '--repo', '.', '--status-window'], { stdout: () => {}, stderr: (t) => (stderr += t), cwd: process.cwd(), env });
+    assert.equal(code, 2);
+    assert.match(stderr, /^cox engine: .*--status-window/);
+  });
 });

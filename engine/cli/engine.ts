@@ -1,7 +1,7 @@
 /**
  * `cox engine --repo PATH|URL [--branch B] [--status-branch S] [--ssh-key FILE]
  *             [--metrics ADDR] [--once [--timeout SECONDS]] [--log-level L]
- *             [--fetch-interval SECONDS] [--webhook ADDR]`
+ *             [--fetch-interval SECONDS] [--webhook ADDR] [--status-window MS]`
  *
  * Runs the whole loop: desired commits from Git, controllers and scheduler,
  * agents over SSH, status commits. Logs are JSON lines on stderr. `--once`
@@ -11,6 +11,9 @@
  * A URL is fetched every `--fetch-interval` seconds (default 30) and, with
  * `--webhook ADDR`, at once when GitHub's push webhook arrives there signed
  * with the secret in COX_WEBHOOK_SECRET (anything unsigned gets 401).
+ *
+ * Observed changes within `--status-window` milliseconds (default 500) share
+ * one status commit; 0 commits after every pass that changed something.
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
@@ -38,6 +41,8 @@ export interface EngineFlags {
   fetchIntervalMs?: number;
   /** For a URL: where the push webhook listens, and the secret its requests are signed with. */
   webhook?: { host: string; port: number; secret: string };
+  /** Changes within this window share one status commit (undefined: the writer's default, 500 ms). */
+  statusWindowMs?: number;
 }
 
 export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'env'>): EngineFlags {
@@ -53,6 +58,7 @@ export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'en
     workdir: { type: 'string' },
     'fetch-interval': { type: 'string' },
     webhook: { type: 'string' },
+    'status-window': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
   if (!values.repo) throw new UsageError('--repo PATH|URL is required');
@@ -73,6 +79,10 @@ export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'en
   if (fetchInterval !== undefined && (!Number.isFinite(fetchInterval) || fetchInterval < 0)) {
     throw new UsageError(`--fetch-interval ${values['fetch-interval']}: expected a number of seconds (0: only on webhook)`);
   }
+  const statusWindow = values['status-window'] === undefined ? undefined : Number(values['status-window']);
+  if (statusWindow !== undefined && !/^\d+$/.test(values['status-window']!)) {
+    throw new UsageError(`--status-window ${values['status-window']}: expected a whole number of milliseconds (default 500; 0: a commit per change)`);
+  }
   let webhook: EngineFlags['webhook'];
   if (values.webhook !== undefined) {
     const secret = io.env.COX_WEBHOOK_SECRET;
@@ -91,6 +101,7 @@ export function parseEngineFlags(args: string[], io: Pick<CommandIO, 'cwd' | 'en
     workdir: values.workdir ? path.resolve(io.cwd, values.workdir) : undefined,
     fetchIntervalMs: fetchInterval === undefined ? undefined : fetchInterval * 1000,
     webhook,
+    statusWindowMs: statusWindow,
   };
 }
 

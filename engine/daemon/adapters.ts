@@ -26,6 +26,8 @@ export interface BuildOptions {
   workdir?: string;
   /** URL mode: fetch this often (default 30 s). */
   fetchIntervalMs?: number;
+  /** Changes within this window share one status commit (default: the writer's, 500 ms). */
+  statusWindowMs?: number;
   log: Logger;
   metrics: EngineMetrics;
   env?: NodeJS.ProcessEnv;
@@ -67,6 +69,7 @@ export async function buildEngine(options: BuildOptions): Promise<BuiltEngine> {
   const writer = await StatusWriter.open({
     repoDir,
     branch: options.statusBranch,
+    windowMs: options.statusWindowMs,
     // A URL's status branch is pushed back to it (compare-and-swap, never forced).
     remote: feed.remote,
     onCommit: (commit) => {
