@@ -15,7 +15,7 @@ import { nodeAddress, nodeStatus, podReady, podRestarts, podStatus, serviceEndpo
 import { objectsOfKind, parseTarget, statusPath, type StatusKind } from '../status/query.ts';
 import { toRecords } from './history.ts';
 import { parse } from './args.ts';
-import { statusBranchRef } from './status-branch.ts';
+import { statusBranchIfAny } from './status-branch.ts';
 import type { CommandIO } from './main.ts';
 
 export async function run(args: string[], io: CommandIO): Promise<number> {
@@ -32,7 +32,8 @@ export async function run(args: string[], io: CommandIO): Promise<number> {
   if (!Number.isInteger(historyLimit) || historyLimit < 0) throw new UsageError(`--history ${values.history}: expected a whole number`);
   const namespace = values.namespace!;
   const repo = path.resolve(io.cwd, values.repo!);
-  const statusRef = await statusBranchRef(repo, values['status-branch']!);
+  // Without a status branch (before the engine first ran) the desired spec is still worth showing.
+  const statusRef = await statusBranchIfAny(repo, values['status-branch']!);
   const snapshot = await readStatusSnapshot(repo, statusRef);
   const observed = objectsOfKind(snapshot.observed, kind, kind === 'Node' ? undefined : namespace).find((o) => o.metadata.name === name);
   const desired = await desiredObject(repo, values.branch!, snapshot.observed.appliedCommit, kind, namespace, name);

@@ -190,7 +190,14 @@ describe('cox get, describe and history read the status branch of a real clone',
       rmSync(parent, { recursive: true, force: true });
     });
 
-    for (const argv of [['get', 'pods'], ['describe', 'pod', 'web-1'], ['history']]) {
+    it('describe still shows the desired spec, and says the object was not observed yet', async () => {
+      const { code, stdout } = await cox(['describe', 'pod', 'web-1', '--repo', clone], '/');
+      assert.equal(code, 0);
+      assert.match(stdout, /Status: +not observed yet/);
+      assert.match(stdout, /from apps\/web\.yaml:1/);
+    });
+
+    for (const argv of [['get', 'pods'], ['history']]) {
       it(`${argv[0]} fails (exit 1) and names the refs it looked at instead of printing an empty cluster`, async () => {
         const { code, stdout, stderr } = await cox([...argv, '--repo', clone], '/');
         assert.equal(code, 1);

@@ -17,7 +17,7 @@ export async function statusBranchRef(repo: string, branch: string): Promise<str
   throw new ConfigError(`no status branch in ${repo}: looked for ${found.looked.join(', ')} (the engine writes ${branch}${remote})`, { branch, looked: found.looked });
 }
 
-/** Like statusBranchRef, for commands that also work without one (a plan before the first deploy): the branch as given. */
+/** Like statusBranchRef, for commands that also work without one (a plan before the first deploy, describe of what Git holds): the branch as given. */
 export async function statusBranchIfAny(repo: string, branch: string): Promise<string> {
   return (await findStatusBranch(repo, branch)).ref ?? branch;
 }
