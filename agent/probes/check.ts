@@ -2,9 +2,13 @@
  * Runs one probe check against a container: httpGet to the pod IP (2xx and
  * 3xx succeed), tcpSocket (a connection succeeds), exec through the runtime's
  * exec API (exit code 0 succeeds). Each honours the probe's timeout.
+ * httpGet with `scheme: HTTPS` speaks TLS as kubelet does: the certificate is
+ * not verified (a pod's certificate names its service, not its IP), a Host
+ * header in httpHeaders is sent as is and names the server (SNI).
  */
-import { request } from 'node:http';
-import { connect } from 'node:net';
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect, isIP } from 'node:net';
 import type { Container, Probe } from '../../schemas/types.generated.ts';
 import type { ContainerRuntime } from '../runtime/types.ts';
 
@@ -35,7 +39,7 @@ export async function check(probe: Probe, target: CheckTarget): Promise<CheckRes
     const host = probe.httpGet.host ?? target.podIP;
     const headers: Record<string, string> = { 'user-agent': 'kube-probe/coxswain', accept: '*/*' };
     for (const h of probe.httpGet.httpHeaders ?? []) headers[h.name] = h.value;
-    return httpCheck(host, port, probe.httpGet.path ?? '/', headers, target.timeoutMs);
+    return httpCheck(probe.httpGet.scheme === 'HTTPS' ? 'https' : 'http', host, port, probe.httpGet.path ?? '/', headers, target.timeoutMs);
   }
   if (probe.tcpSocket) {
     const port = resolvePort(probe.tcpSocket.port as number | string, target.container);
@@ -53,14 +57,25 @@ export async function check(probe: Probe, target: CheckTarget): Promise<CheckRes
   return { ok: false, message: 'probe has no handler (httpGet, tcpSocket or exec)' };
 }
 
-function httpCheck(host: string, port: number, path: string, headers: Record<string, string>, timeoutMs: number): Promise<CheckResult> {
+/** The TLS server name of an HTTPS probe: the Host header's name if one is given, else the probe's host; none for an address (SNI carries names only). */
+export function serverName(host: string, headers: Record<string, string>): string {
+  const header = Object.entries(headers).find(([k]) => k.toLowerCase() === 'host')?.[1];
+  const name = header === undefined ? host : (/^\[(.*)\](:\d+)?$/.exec(header)?.[1] ?? header.replace(/:\d+$/, ''));
+  return isIP(name) ? '' : name;
+}
+
+function httpCheck(scheme: 'http' | 'https', host: string, port: number, path: string, headers: Record<string, string>, timeoutMs: number): Promise<CheckResult> {
   return new Promise((resolve) => {
-    const url = `http://${host}:${port}${path}`;
-    const req = request({ host, port, path, headers, timeout: timeoutMs, agent: false }, (res) => {
+    const url = `${scheme}://${isIP(host) === 6 ? `[${host}]` : host}:${port}${path}`;
+    const options: RequestOptions = { host, port, path, headers, timeout: timeoutMs, agent: false };
+    const onResponse = (res: IncomingMessage) => {
       res.resume();
       const code = res.statusCode ?? 0;
       resolve(code >= 200 && code < 400 ? { ok: true, message: '' } : { ok: false, message: `HTTP probe failed with statuscode: ${code}` });
-    });
+    };
+    const req = scheme === 'https'
+      ? httpsRequest({ ...options, rejectUnauthorized: false, servername: serverName(host, headers) }, onResponse)
+      : httpRequest(options, onResponse);
     req.once('timeout', () => { req.destroy(); resolve({ ok: false, message: `Get "${url}": context deadline exceeded (timeout ${timeoutMs} ms)` }); });
     req.once('error', (err) => resolve({ ok: false, message: `Get "${url}": ${err.message}` }));
     req.end();
