@@ -14,6 +14,9 @@
  *   Connections a service proxy DNATed are left to the proxy's own rules;
  * - the pod bridge's MAC address pinned (see bridgeMac).
  * Commands are built as data (argv arrays, an nft script) and run in one place.
+ * A sync with `resync` reads all of it back (runtime network, routes, the
+ * table as the kernel lists it, ip_forward) and repairs only what differs:
+ * a route deleted by hand comes back, a table that is as it was stays as is.
  */
 import { execFile } from 'node:child_process';
 
@@ -111,26 +114,57 @@ export interface NetworkState {
   routes: PodRoute[];
 }
 
+export interface SyncOptions {
+  /** Check the kernel's state even when the desired state did not change, and repair what differs. */
+  resync?: boolean;
+}
+
 export class PodNetwork {
   network: string | undefined;
   private applied = '';
   private podCIDR: string | undefined;
+  /** The script last loaded into cox_net, and the table as the kernel listed it right after. */
+  private nftApplied: { script: string; listing: string } | undefined;
+  readonly counters = { routeChanges: 0, nftLoads: 0 };
 
   constructor(private readonly runtime: ContainerRuntime, private readonly exec: (argv: string[], input?: string) => Promise<string> = defaultExec) {}
 
-  /** Converges network, routes and nft table to `desired`; a no-op when nothing changed. */
-  async sync(desired: Pick<NodeDesiredState, 'podCIDR' | 'clusterCIDR' | 'routes'>): Promise<string> {
+  /**
+   * Converges network, routes and nft table to `desired`: a no-op when nothing
+   * changed, unless `resync` asks to read the real state back and repair it.
+   * Either way only what differs is changed.
+   */
+  async sync(desired: Pick<NodeDesiredState, 'podCIDR' | 'clusterCIDR' | 'routes'>, options: SyncOptions = {}): Promise<string> {
     const key = JSON.stringify([desired.podCIDR, desired.clusterCIDR, desired.routes]);
-    if (this.network && key === this.applied) return this.network;
+    if (this.network && key === this.applied && !options.resync) return this.network;
+    this.applied = '';
     this.network = await this.ensureRuntimeNetwork(desired.podCIDR);
     this.podCIDR = desired.podCIDR;
     await this.pinBridge();
     const installed = await this.installedRoutes();
-    for (const cmd of routeCommands(desired.routes, installed)) await this.exec(cmd);
-    await this.exec(['nft', '-f', '-'], nftScript(desired.podCIDR, desired.clusterCIDR));
-    await this.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    for (const cmd of routeCommands(desired.routes, installed)) { this.counters.routeChanges += 1; await this.exec(cmd); }
+    await this.syncTable(nftScript(desired.podCIDR, desired.clusterCIDR));
+    if ((await this.exec(['sysctl', '-n', 'net.ipv4.ip_forward'])).trim() !== '1') await this.exec(['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
     this.applied = key;
     return this.network;
+  }
+
+  /**
+   * Loads the cox_net table unless the kernel lists it exactly as it did right
+   * after the last load of this same script (a missing table fails to list).
+   */
+  private async syncTable(script: string): Promise<void> {
+    if (this.nftApplied?.script === script) {
+      const listing = await this.listTable();
+      if (listing === this.nftApplied.listing) return;
+    }
+    this.counters.nftLoads += 1;
+    await this.exec(['nft', '-f', '-'], script);
+    this.nftApplied = { script, listing: await this.listTable() ?? '' };
+  }
+
+  private async listTable(): Promise<string | undefined> {
+    return this.exec(['nft', 'list', 'table', 'ip', NFT_TABLE]).catch(() => undefined);
   }
 
   async ensureRuntimeNetwork(podCIDR: string): Promise<string> {
@@ -169,6 +203,7 @@ export class PodNetwork {
     for (const cmd of routeCommands([], await this.installedRoutes())) await this.exec(cmd);
     await this.exec(['nft', '-f', '-'], `table ip ${NFT_TABLE}\ndelete table ip ${NFT_TABLE}\n`);
     this.applied = '';
+    this.nftApplied = undefined;
   }
 }
 
