@@ -91,8 +91,8 @@ export class AgentDaemon {
     const every = (ms: number, fn: () => Promise<void> | void) => { const t = setInterval(() => void Promise.resolve(fn()).catch((e) => this.o.log(describeError(e))), ms); t.unref(); this.timers.push(t); };
     every(this.o.heartbeatMs ?? 10_000, () => this.stream.heartbeat());
     every(this.o.statsMs ?? 15_000, () => this.refreshNode());
-    // The full desired state is re-applied now and then: a route or nft table removed by hand comes back.
-    every(60_000, () => { const d = this.store.get(); if (d) return this.converge(d); });
+    // The full desired state is re-applied now and then, the pod network checked against the kernel: a route or nft table removed by hand comes back.
+    every(60_000, () => { const d = this.store.get(); if (d) return this.converge(d, true); });
   }
 
   async stop(): Promise<void> {
@@ -113,19 +113,22 @@ export class AgentDaemon {
     return desired.generation;
   }
 
-  private converge(desired: NodeDesiredState): Promise<void> {
+  /** With `resync`, the pod network is read back from the kernel and repaired where it differs, even when the desired state did not change. */
+  private converge(desired: NodeDesiredState, resync = false): Promise<void> {
     const run = this.converging.then(async () => {
       const started = Date.now();
       this.stream.state.node = desired.node;
       try {
-        await this.network.sync(desired);
+        await this.network.sync(desired, { resync });
         this.networkError = undefined;
       } catch (err) {
         this.networkError = describeError(err);
         this.o.log(this.networkError);
       }
-      await this.kubelet.setDesired(desired);
+      // The proxy first: its endpoints come from the engine, not from the pods here, so it never waits for
+      // the kubelet (a pull, a restart's grace period); an endpoint that left stops taking traffic before its pod stops.
       await this.syncProxy(desired);
+      await this.kubelet.setDesired(desired);
       this.convergedGeneration = desired.generation;
       this.counters.lastConvergeMs = Date.now() - started;
       await this.refreshNode(false);

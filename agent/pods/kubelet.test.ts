@@ -95,10 +95,73 @@ describe('kubelet loop with a fake runtime', () => {
     const stranger = await runtime.createContainer('stranger', { Image: 'coxswain/busybox:1', HostConfig: {} });
     await runtime.startContainer(stranger);
     await k.setDesired(desired([], 2));
+    await k.settled();
     assert.deepEqual([...runtime.containers.values()].map((c) => c.name), ['stranger']);
     const removes = runtime.calls.filter((c) => c.startsWith('remove'));
     assert.match(removes[removes.length - 1], /_infra_/);
     assert.deepEqual(deleted, ['uid-0001-abcdef']);
+  });
+
+  describe('a pod that left the desired state while its stop takes its grace period', () => {
+    const old = podWith({}, { uid: 'uid-old-000000001', name: 'old' });
+    const fresh = podWith({}, { uid: 'uid-new-000000001', name: 'fresh' });
+    let release: () => void;
+    let stopsOfOld: string[];
+    beforeEach(() => {
+      stopsOfOld = [];
+      const gate = new Promise<void>((r) => { release = r; });
+      const stop = runtime.stopContainer.bind(runtime);
+      runtime.stopContainer = async (id, t) => {
+        const c = runtime.containers.get(id);
+        if (c?.labels[LABELS.podName] === 'old' && c.labels[LABELS.containerRole] === 'app') { stopsOfOld.push(id); await gate; }
+        return stop(id, t);
+      };
+    });
+    afterEach(() => release());
+    /** Resolves with `p`, or fails when it is still pending after `ms`. */
+    const within = <T>(p: Promise<T>, ms: number, what: string) => Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} still pending after ${ms} ms`)), ms).unref())]);
+
+    it('returns from the new desired state at once and starts the new pod, while the old one stays observed until its containers are gone', async () => {
+      const k = make();
+      await k.setDesired(desired([old]));
+      await within(k.setDesired(desired([fresh], 2)), 2000, 'setDesired');
+      assert.equal(statuses.get('fresh')?.status.phase, 'Running');
+      assert.equal(stopsOfOld.length, 1, 'the teardown runs');
+      assert.deepEqual(k.terminating(), [old.uid]);
+      assert.deepEqual(deleted, [], 'the old pod is still reported while its container runs');
+      assert.ok(app('old').length === 1 && app('old')[0].state.running);
+      // Polls and new desired states meanwhile never start a second teardown of the same pod.
+      await k.poll(true);
+      await within(k.setDesired(desired([fresh], 3)), 2000, 'setDesired');
+      assert.equal(stopsOfOld.length, 1, 'one teardown of the pod at a time');
+      release();
+      await k.settled();
+      assert.deepEqual(deleted, [old.uid]);
+      assert.deepEqual(runtime.byLabel(LABELS.podName, 'old'), []);
+      assert.deepEqual(k.terminating(), []);
+    });
+
+    it('logs a teardown that failed and tries it again on the next poll', async () => {
+      const lines: string[] = [];
+      const k = new Kubelet({
+        runtime, stateDir: dir, log: (l) => lines.push(l), network: () => 'coxswain', runtimeName: () => 'fake',
+        onPodStatus: (p) => statuses.set(p.name, p), onPodDeleted: (uid) => deleted.push(uid),
+      });
+      await k.setDesired(desired([old]));
+      const remove = runtime.removeContainer.bind(runtime);
+      let failures = 1;
+      runtime.removeContainer = async (id) => { if (failures-- > 0) throw new Error('device or resource busy'); return remove(id); };
+      release();
+      await k.setDesired(desired([], 2));
+      await k.settled();
+      assert.equal(k.counters.teardownErrors, 1);
+      assert.ok(lines.some((l) => /teardown failed.*device or resource busy/.test(l)), lines.join('\n'));
+      assert.deepEqual(deleted, []);
+      await k.poll();
+      await k.settled();
+      assert.deepEqual(deleted, [old.uid]);
+      assert.deepEqual(runtime.byLabel(LABELS.podName, 'old'), []);
+    });
   });
 
   it('reports ErrImagePull with the runtime message and does not create the container', async () => {

@@ -4,7 +4,9 @@
  * `pollMs`), syncs a pod when its containers changed, a back-off ended, a
  * probe result changed or the desired state changed, and executes the pure
  * decisions of sync.ts. One pod is never synced twice at once. Pods that are
- * no longer desired are torn down; unlabelled containers are never touched.
+ * no longer desired are torn down in the background: a teardown waits out
+ * the pod's grace period, and nothing else (the other pods, the proxy, the
+ * next desired state) waits for it. Unlabelled containers are never touched.
  */
 import type { Container } from '../../schemas/types.generated.ts';
 import { LABELS, type DesiredPod, type NodeDesiredState, type ObservedPod, type PodStatus } from '../../common/agent-api.ts';
@@ -71,7 +73,10 @@ export class Kubelet {
   private desired: NodeDesiredState | undefined;
   private readonly records = new Map<string, PodRecord>();
   private readonly busy = new Map<string, Promise<void>>();
-  private readonly again = new Set<string>();
+  /** Work asked for a pod while its work ran: runs once more after it (the newest ask wins). */
+  private readonly again = new Map<string, () => Promise<void>>();
+  /** Teardowns under way by pod uid: at most one per pod; an error ends it, and the next poll starts another. */
+  private readonly teardowns = new Map<string, Promise<void>>();
   private readonly inspected = new Map<string, { state: string; info: ContainerInfo }>();
   private readonly probes = new Map<string, ProbeEntry>();
   private readonly prevStats = new Map<string, { cpuTotalNs: number; readAtMs: number }>();
@@ -84,7 +89,7 @@ export class Kubelet {
   private pauseImage: Promise<void> | undefined;
   private stopped = false;
   private polling = false;
-  readonly counters = { syncs: 0, syncErrors: 0, containerStarts: 0, containerStops: 0, probeChecks: 0, probeFailures: 0 };
+  readonly counters = { syncs: 0, syncErrors: 0, containerStarts: 0, containerStops: 0, probeChecks: 0, probeFailures: 0, teardownErrors: 0 };
 
   constructor(private readonly o: KubeletOptions) {
     this.backoff = new BackOff(o.backoff ?? DEFAULT_BACKOFF);
@@ -103,7 +108,11 @@ export class Kubelet {
     await Promise.allSettled([...this.busy.values()]);
   }
 
-  /** Takes a new desired state and syncs every pod (and tears down the ones that left). */
+  /**
+   * Takes a new desired state and syncs every desired pod; resolves once those
+   * syncs ran. The pods that left are torn down in the background (see
+   * `terminating` and `settled`): their grace periods delay nothing here.
+   */
   async setDesired(desired: NodeDesiredState): Promise<void> {
     this.desired = desired;
     const uids = new Set(desired.pods.map((p) => p.uid));
@@ -114,6 +123,16 @@ export class Kubelet {
     }
     for (const uid of [...this.records.keys()]) if (!uids.has(uid)) this.records.delete(uid);
     await this.poll(true);
+  }
+
+  /** Uids of the pods being torn down now. */
+  terminating(): string[] {
+    return [...this.teardowns.keys()];
+  }
+
+  /** Resolves when the teardowns under way (and those they started) ended, done or failed. */
+  async settled(): Promise<void> {
+    while (this.teardowns.size > 0) await Promise.allSettled([...this.teardowns.values()]);
   }
 
   /** Pods as last computed, for the observed snapshot and metrics. */
@@ -147,7 +166,7 @@ export class Kubelet {
         const due = rec.requeueAtMs !== undefined && rec.requeueAtMs <= now;
         if (all || changed || due || !rec.status) { this.lastListKey.set(uid, key); work.push(this.syncPod(uid)); }
       }
-      for (const uid of byPod.keys()) if (!this.records.has(uid)) work.push(this.teardownPod(uid));
+      for (const uid of byPod.keys()) if (!this.records.has(uid)) this.teardownPod(uid);
       await Promise.all(work);
     } catch (err) {
       this.counters.syncErrors += 1;
@@ -164,10 +183,15 @@ export class Kubelet {
 
   private exclusive(uid: string, fn: () => Promise<void>): Promise<void> {
     const running = this.busy.get(uid);
-    if (running) { this.again.add(uid); return running; }
+    if (running) { this.again.set(uid, fn); return running; }
     const p = (async () => {
       try {
-        do { this.again.delete(uid); await fn(); } while (this.again.has(uid) && !this.stopped);
+        let next: (() => Promise<void>) | undefined = fn;
+        while (next) {
+          this.again.delete(uid);
+          await next();
+          next = this.stopped ? undefined : this.again.get(uid);
+        }
       } finally {
         this.busy.delete(uid);
       }
@@ -429,20 +453,37 @@ export class Kubelet {
 
   // ---- teardown -------------------------------------------------------------
 
-  private teardownPod(uid: string): Promise<void> {
-    return this.exclusive(uid, async () => {
-      if (this.records.has(uid)) return;
-      const containers = await this.containersOf(uid);
-      const grace = Number(containers.find((c) => c.labels[GRACE_LABEL])?.labels[GRACE_LABEL] ?? 30);
-      const name = containers[0] ? `${containers[0].labels[LABELS.podNamespace]}/${containers[0].labels[LABELS.podName]}` : uid;
-      this.o.log(`pod ${name}: no longer desired, stopping ${containers.length} container(s)`);
-      await this.execute({ pod: { uid, name, namespace: '', spec: { containers: [] } } as unknown as DesiredPod, waiting: {}, pullErrors: new Map(), configErrors: new Map(), runErrors: new Map(), volumesReady: '' }, teardown(containers, grace), containers);
-      await removePodDir(this.o.stateDir, uid);
-      this.backoff.forget(`${uid}/`);
-      this.pullBackoff.forget(`${uid}/`);
-      this.lastListKey.delete(uid);
-      this.o.onPodDeleted(uid);
-    });
+  /**
+   * Starts tearing down a pod no longer desired, unless its teardown is under
+   * way. Runs in the background, serialised with the pod's other work; until
+   * its containers are gone the pod stays in observed state (with its last
+   * status: Kubernetes' terminating pod), then onPodDeleted drops it. A
+   * failure is logged and the next poll, which still lists the pod's
+   * containers, tries again.
+   */
+  private teardownPod(uid: string): void {
+    if (this.teardowns.has(uid) || this.stopped) return;
+    const run = this.exclusive(uid, () => this.teardownNow(uid))
+      .catch((err) => {
+        this.counters.teardownErrors += 1;
+        this.o.log(`pod ${uid}: teardown failed, retried on the next sync: ${describeError(err)}`);
+      })
+      .finally(() => { if (this.teardowns.get(uid) === run) this.teardowns.delete(uid); });
+    this.teardowns.set(uid, run);
+  }
+
+  private async teardownNow(uid: string): Promise<void> {
+    if (this.records.has(uid)) return;
+    const containers = await this.containersOf(uid);
+    const grace = Number(containers.find((c) => c.labels[GRACE_LABEL])?.labels[GRACE_LABEL] ?? 30);
+    const name = containers[0] ? `${containers[0].labels[LABELS.podNamespace]}/${containers[0].labels[LABELS.podName]}` : uid;
+    this.o.log(`pod ${name}: no longer desired, stopping ${containers.length} container(s)`);
+    await this.execute({ pod: { uid, name, namespace: '', spec: { containers: [] } } as unknown as DesiredPod, waiting: {}, pullErrors: new Map(), configErrors: new Map(), runErrors: new Map(), volumesReady: '' }, teardown(containers, grace), containers);
+    await removePodDir(this.o.stateDir, uid);
+    this.backoff.forget(`${uid}/`);
+    this.pullBackoff.forget(`${uid}/`);
+    this.lastListKey.delete(uid);
+    this.o.onPodDeleted(uid);
   }
 
   // ---- usage ----------------------------------------------------------------

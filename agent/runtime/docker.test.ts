@@ -66,6 +66,42 @@ describe('Docker Engine API client', () => {
     }
   });
 
+  it('answers list and inspect calls at once while more containers than the API pool has connections wait out their stop', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cox-docker-'));
+    const socket = path.join(dir, 'docker.sock');
+    const held: (() => void)[] = [];
+    const server = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      if (url.pathname === '/version') return res.end(JSON.stringify({ Version: '4.3.1', ApiVersion: '1.41', Os: 'linux', Arch: 'amd64', KernelVersion: '6.1', Components: [{ Name: 'Podman Engine', Version: '4.3.1' }] }));
+      // A stop answers once the container is gone: here, when the test lets it.
+      if (url.pathname.endsWith('/stop')) { held.push(() => { res.statusCode = 204; res.end(); }); return; }
+      if (url.pathname.endsWith('/containers/json')) return res.end('[]');
+      res.statusCode = 404;
+      res.end('{"message":"no such container"}');
+    });
+    await new Promise<void>((r) => server.listen(socket, r));
+    const rt = new DockerRuntime(socket);
+    try {
+      await rt.version();
+      const stops = Array.from({ length: 12 }, (_, i) => rt.stopContainer(`c${i}`, 30));
+      const deadline = Date.now() + 5000;
+      while (held.length < 12 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(held.length, 12, 'every stop reached the engine at once, none queued behind another');
+      const t0 = Date.now();
+      const calls = Promise.all([rt.listContainers('io.coxswain.managed=true'), rt.inspectContainer('other')]);
+      const answered = await Promise.race([calls.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 2000).unref())]);
+      assert.ok(answered, 'list and inspect were still waiting after 2 s, behind the stops');
+      assert.ok(Date.now() - t0 < 2000);
+      for (const h of held) h();
+      await Promise.all(stops);
+    } finally {
+      for (const h of held) h();
+      await rt.close();
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the socket when the engine cannot be reached', async () => {
     const rt = new DockerRuntime('/nonexistent/docker.sock');
     await assert.rejects(rt.version(), (err: unknown) => err instanceof RuntimeError && /\/nonexistent\/docker\.sock/.test(err.message));

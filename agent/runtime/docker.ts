@@ -27,6 +27,8 @@ interface Call {
   signal?: AbortSignal;
   /** Status codes that are not errors, besides 2xx. */
   ok?: number[];
+  /** The engine answers only when the container stopped (a stop waits out the grace period): sent on `waits`. */
+  waits?: boolean;
 }
 
 export function compareApiVersions(a: string, b: string): number {
@@ -39,16 +41,29 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly pool: Pool;
   /** Long-lived streams (logs with follow) get their own connections so they never starve API calls. */
   private readonly streams: Pool;
+  /**
+   * Calls that wait for a container to stop (up to its grace period, 30 s by
+   * default, and as many at once as containers being stopped) get a pool of
+   * their own, with no limit: on the 6 connections of `pool`, six pods
+   * stopping held every connection and every list, inspect and create of the
+   * other pods (and their probes' exec) queued behind the grace periods; and
+   * a bounded pool of their own would make the stops beyond its size wait out
+   * other pods' grace periods before their own began. They are bounded by the
+   * containers on the node, a unix-socket connection costs the engine one
+   * goroutine, and idle ones close after undici's keep-alive timeout (4 s).
+   */
+  private readonly waits: Pool;
   private prefix: string | undefined;
   private versionInfo: RuntimeVersion | undefined;
 
   constructor(readonly socketPath = DEFAULT_DOCKER_SOCKET) {
     this.pool = new Pool('http://docker', { socketPath, connections: 6, headersTimeout: 0, bodyTimeout: 0 });
     this.streams = new Pool('http://docker', { socketPath, connections: 32, headersTimeout: 0, bodyTimeout: 0 });
+    this.waits = new Pool('http://docker', { socketPath, connections: null, headersTimeout: 0, bodyTimeout: 0 });
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.pool.close(), this.streams.close()]);
+    await Promise.all([this.pool.close(), this.streams.close(), this.waits.close()]);
   }
 
   async version(): Promise<RuntimeVersion> {
@@ -116,7 +131,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
-    await this.drain({ method: 'POST', path: `/containers/${id}/stop`, query: { t: Math.max(0, Math.round(timeoutSeconds)) }, ok: [304, 404] }, `stop container ${id}`);
+    await this.drain({ method: 'POST', path: `/containers/${id}/stop`, query: { t: Math.max(0, Math.round(timeoutSeconds)) }, ok: [304, 404], waits: true }, `stop container ${id}`);
   }
 
   async removeContainer(id: string): Promise<void> {
@@ -252,7 +267,7 @@ export class DockerRuntime implements ContainerRuntime {
     else if (call.body !== undefined) { body = JSON.stringify(call.body); headers['content-type'] = 'application/json'; }
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(stream ? this.streams : this.pool, { method: call.method, path: qs ? `${call.path}?${qs}` : call.path, headers, body, signal: call.signal });
+      res = await request(stream ? this.streams : call.waits ? this.waits : this.pool, { method: call.method, path: qs ? `${call.path}?${qs}` : call.path, headers, body, signal: call.signal });
     } catch (err) {
       throw new RuntimeError(operation, 0, `${(err as Error).message} (socket ${this.socketPath})`);
     }

@@ -276,6 +276,57 @@ describe('cox-agent in a lab host (integration)', function () {
     assert.equal(got, 'web');
   });
 
+  it('tears a pod with a long grace period down in the background: a pod added meanwhile gets Ready and its endpoint programmed at once', async () => {
+    const grace = 25;
+    const lingering = busyboxPod('lingering', 'uid-linger-000001', { command: ['sh', '-c', "trap '' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: grace });
+    const fresh = busyboxPod('fresh', 'uid-fresh-0000001', {
+      command: ['httpd', '-f', '-p', '8080', '-h', '/etc'], ports: [{ name: 'http', containerPort: 8080 }],
+      readinessProbe: { httpGet: { path: '/hostname', port: 'http' }, periodSeconds: 1 },
+    });
+    const webPod = await waitForPod(h1!.client, 'web', 'to be Ready', isReady);
+    const services = (freshIP?: string) => [
+      { namespace: 'default', name: 'web', type: 'ClusterIP' as const, clusterIP: '100.127.0.10', ports: [{ name: 'http', protocol: 'TCP' as const, port: 80, endpoints: [{ ip: webPod.status.podIP!, port: 8080, nodeName: 'h1' }] }] },
+      { namespace: 'default', name: 'fresh', type: 'ClusterIP' as const, clusterIP: '100.127.0.11', ports: [{ name: 'http', protocol: 'TCP' as const, port: 80, endpoints: freshIP ? [{ ip: freshIP, port: 8080, nodeName: 'h1' }] : [] }] },
+    ];
+    const put = (generation: number, pods: DesiredPod[], freshIP?: string) => h1!.client.putDesired({ ...desiredFor(handle.lab, 'h1', generation, pods), services: services(freshIP) });
+    await put(13, [web, lingering]);
+    const doomed = await waitForPod(h1!.client, 'lingering', 'to be Ready', isReady);
+    const appId = doomed.status.containerStatuses[0].containerID!.slice('podman://'.length);
+    const stillStopping = async () => ['running', 'stopping'].includes((await labExec(handle.lab, 'h1', ['podman', 'inspect', '--format', '{{.State.Status}}', appId])).stdout.trim());
+
+    // The same PUT removes the pod with the long grace period and adds a new one.
+    const started = Date.now();
+    await put(14, [web, fresh]);
+    await waitFor('generation 14 to be converged', async () => ((await h1!.client.observed()).state.generation >= 14 ? true : undefined), 10_000, 100);
+    const convergedMs = Date.now() - started;
+    const ready = await waitForPod(h1!.client, 'fresh', 'to be Ready', isReady, 15_000);
+    const readyMs = Date.now() - started;
+    // The engine's next PUT carries the new pod's endpoint: the proxy programs it while the old pod still stops.
+    await put(15, [web, fresh], ready.status.podIP);
+    const table = await waitFor('the proxy table with the fresh endpoint', async () => {
+      const t = (await h1!.client.observed()).state.proxy;
+      const s = t.services.find((x) => x.vip === '100.127.0.11');
+      return s && s.backends.length > 0 ? s : undefined;
+    }, 10_000, 100);
+    const programmedMs = Date.now() - started;
+    assert.deepEqual(table.backends, [`${ready.status.podIP}:8080`]);
+    const got = await waitFor('the fresh VIP to answer from the host', async () => {
+      const r = await labExec(handle.lab, 'h1', ['timeout', '3', 'busybox', 'wget', '-qO-', 'http://100.127.0.11/hostname']);
+      return r.stdout.trim() || undefined;
+    }, 10_000, 200);
+    assert.equal(got, 'fresh');
+    assert.ok(await stillStopping(), `the lingering container stopped already (${Date.now() - started} ms): the test proves nothing`);
+    assert.ok((await observedPod(h1!.client, 'lingering')) !== undefined, 'the pod being torn down is still in observed state while its container runs');
+    assert.ok(programmedMs < grace * 1000 / 2, `converged after ${convergedMs} ms, Ready after ${readyMs} ms, endpoint programmed after ${programmedMs} ms (grace ${grace} s)`);
+    process.stderr.write(`      background teardown: generation 14 converged after ${convergedMs} ms, fresh Ready after ${readyMs} ms, its endpoint programmed after ${programmedMs} ms (grace ${grace} s)\n`);
+
+    // The teardown finishes on its own once the grace period is over, and the pod leaves observed state then.
+    const goneMs = await waitFor('the lingering pod to be gone', async () => ((await observedPod(h1!.client, 'lingering')) ? undefined : Date.now() - started), (grace + 20) * 1000, 200);
+    assert.ok(goneMs >= (grace - 1) * 1000, `lingering left observed state after ${goneMs} ms, before its grace period of ${grace} s ended`);
+    const left = await labExec(handle.lab, 'h1', ['podman', 'ps', '-a', '--filter', 'label=io.coxswain.pod.name=lingering', '-q']);
+    assert.equal(left.stdout.trim(), '');
+  });
+
   it('serves Prometheus metrics with container usage and node conditions', async () => {
     await waitFor('container usage in metrics', async () => {
       const m = await h1!.client.metrics();
