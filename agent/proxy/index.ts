@@ -21,6 +21,8 @@ export interface CreateProxierOptions extends IpvsProxierOptions {
   nftTable?: string;
 }
 
+export { IPVS_SCHEDULERS, isIpvsScheduler } from './schedulers.ts';
+
 /**
  * True when this kernel can do IPVS: /proc/net/ip_vs exists, or loading the
  * ip_vs module makes it exist; and ipvsadm is installed.
@@ -35,6 +37,7 @@ export async function kernelHasIpvs(exec: Executor): Promise<boolean> {
 export async function createProxier(mode: ProxyMode, opts: CreateProxierOptions = {}): Promise<Proxier> {
   const exec = opts.exec ?? new CommandExecutor();
   const chosen = mode === 'auto' ? ((await kernelHasIpvs(exec)) ? 'ipvs' : 'nftables') : mode;
-  if (chosen === 'ipvs') return new IpvsProxier(exec, opts);
-  return new NftablesProxier(exec, { table: opts.nftTable });
+  // Each proxier's first sync removes the other's objects, so both are told both names.
+  if (chosen === 'ipvs') return new IpvsProxier(exec, { ...opts, nftablesTable: opts.nftTable });
+  return new NftablesProxier(exec, { table: opts.nftTable, ipvsDevice: opts.device, ipvsTable: opts.table, stateDir: opts.stateDir });
 }

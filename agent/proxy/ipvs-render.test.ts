@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { DesiredService } from '../../common/agent-api.ts';
-import { parseAddresses, parseIpvsSave, planIpvs, renderAddressBatch, renderIpvsRestore, wantedVirtualServers } from './ipvs-render.ts';
+import { parseAddresses, parseIpvsSave, planIpvs, renderAddressBatch, renderIpvsRestore, virtualKey, wantedVirtualServers } from './ipvs-render.ts';
 import { servicePorts } from './service-ports.ts';
 
 const opts = { scheduler: 'rr', nodeAddress: '198.18.3.11' };
@@ -90,10 +90,16 @@ describe('ipvs rendering and planning', function () {
     });
   }
 
-  it('reports a UDP virtual server that lost a real server, so its conntrack entries get flushed', function () {
+  it('reports a UDP virtual server that lost a real server, with that real server, so its conntrack entries get flushed', function () {
     const current = parseIpvsSave('-A -u 100.127.0.53:80 -s rr\n-a -u 100.127.0.53:80 -r 100.64.1.3:8080 -m -w 1\n-a -u 100.127.0.53:80 -r 100.64.1.4:8080 -m -w 1\n');
     const plan = planIpvs(current, wantedVirtualServers(servicePorts([svc('dns', '100.127.0.53', ['100.64.1.4'], { protocol: 'UDP' })]), opts));
-    assert.deepEqual(plan.shrunk.map((v) => `${v.protocol} ${v.address}`), ['udp 100.127.0.53']);
+    assert.deepEqual(plan.shrunk.map((s) => `${s.server.protocol} ${s.server.address}:${s.server.port} ${s.reals.join(',')}`), ['udp 100.127.0.53:80 100.64.1.3:8080']);
+    assert.deepEqual(plan.removed, []);
+  });
+
+  it('reports a deleted virtual server as it was, real servers included', function () {
+    const plan = planIpvs(parseIpvsSave(SAVE), wantedVirtualServers(servicePorts([svc('web', '100.127.0.10', ['100.64.1.2', '100.64.2.2'])]), opts));
+    assert.deepEqual(plan.removed.map((v) => `${virtualKey(v)} ${[...v.reals.keys()].join(',')}`), ['-u 100.127.0.53:80 100.64.1.3:8080']);
   });
 
   it('moves the VIP interface to the wanted addresses with one ip batch', function () {

@@ -97,8 +97,10 @@ export interface IpvsPlan {
   drained: string[];
   /** Real servers deleted in this plan (after an earlier drain). */
   deleted: string[];
-  /** Virtual servers whose real servers lost members: UDP ones get their conntrack entries flushed. */
-  shrunk: VirtualServer[];
+  /** Virtual servers that lost real servers (drained in this plan), with those real servers: UDP ones get their conntrack entries flushed. */
+  shrunk: Array<{ server: VirtualServer; reals: string[] }>;
+  /** Virtual servers deleted in this plan, as they were (their real servers' UDP entries are flushed too). */
+  removed: VirtualServer[];
 }
 
 /**
@@ -113,9 +115,13 @@ export function planIpvs(
   mayDelete: (virtual: string, real: string) => boolean = () => true,
 ): IpvsPlan {
   const lines: string[] = [];
-  const plan: IpvsPlan = { restore: '', drained: [], deleted: [], shrunk: [] };
+  const plan: IpvsPlan = { restore: '', drained: [], deleted: [], shrunk: [], removed: [] };
   const sortedKeys = (m: Map<string, unknown>) => [...m.keys()].sort();
-  for (const key of sortedKeys(current)) if (!wanted.has(key)) lines.push(`-D ${key}`);
+  for (const key of sortedKeys(current)) {
+    if (wanted.has(key)) continue;
+    lines.push(`-D ${key}`);
+    plan.removed.push(current.get(key)!);
+  }
   for (const key of sortedKeys(wanted)) {
     const want = wanted.get(key)!;
     const have = current.get(key);
@@ -126,7 +132,7 @@ export function planIpvs(
       continue;
     }
     if (have.scheduler !== want.scheduler || have.persistence !== want.persistence) lines.push(serviceLine('-E', want));
-    let shrunk = false;
+    const shrunk: string[] = [];
     for (const real of [...new Set([...have.reals.keys(), ...want.reals.keys()])].sort(compareReal)) {
       const w = want.reals.get(real);
       const h = have.reals.get(real);
@@ -135,13 +141,13 @@ export function planIpvs(
       else if (w === undefined && h !== 0) {
         lines.push(realLine('-e', want, real, 0));
         plan.drained.push(`${key}|${real}`);
-        shrunk = true;
+        shrunk.push(real);
       } else if (w === undefined && h === 0 && mayDelete(key, real)) {
         lines.push(`-d ${key} -r ${real}`);
         plan.deleted.push(`${key}|${real}`);
       }
     }
-    if (shrunk) plan.shrunk.push(want);
+    if (shrunk.length) plan.shrunk.push({ server: want, reals: shrunk });
   }
   plan.restore = lines.length ? lines.join('\n') + '\n' : '';
   return plan;

@@ -8,13 +8,18 @@
  * IPVS cannot reject or masquerade, so a small nft table (`ip cox_ipvs`, same
  * renderer with load balancing off) rejects Services without endpoints and
  * masquerades hairpin and NodePort traffic.
+ *
+ * Ours are exactly: virtual servers on an address bound to cox-ipvs0, and
+ * the NodePort virtual servers we programmed (owned-nodeports.ts). Another
+ * virtual server on the node address is someone else's and stays.
  */
 import type { DesiredService, ProxyTable } from '../../common/agent-api.ts';
 import { ServiceChangeTracker, isEmpty } from './change-tracker.ts';
 import { ipvsUdpFlush } from './conntrack.ts';
-import { mustRun, type Executor } from './exec.ts';
-import { parseAddresses, parseIpvsSave, planIpvs, renderAddressBatch, wantedVirtualServers, type VirtualServer } from './ipvs-render.ts';
-import { NFT_IPVS_TABLE, renderFull, renderIncremental } from './nft-render.ts';
+import { ProxyCommandFailed, mustRun, type CommandResult, type Executor } from './exec.ts';
+import { parseAddresses, parseIpvsSave, planIpvs, renderAddressBatch, virtualKey as virtualKeyOf, wantedVirtualServers, type VirtualServer } from './ipvs-render.ts';
+import { NFT_IPVS_TABLE, NFT_TABLE, renderFull, renderIncremental } from './nft-render.ts';
+import { OwnedNodePorts } from './owned-nodeports.ts';
 import { proxyTable, servicePorts } from './service-ports.ts';
 import type { Proxier, ProxyContext, SyncReport } from './types.ts';
 
@@ -27,7 +32,46 @@ export interface IpvsProxierOptions {
   drainMs?: number;
   device?: string;
   table?: string;
+  /** The nftables proxier's table, removed on the first sync (left by an agent that ran in nftables mode). */
+  nftablesTable?: string;
+  /** The agent's state dir: where the NodePort virtual servers we programmed are remembered (memory only without it). */
+  stateDir?: string;
   now?: () => number;
+}
+
+/** `nft -f` input removing a table whether or not it exists (nft 1.0.6 has no `destroy`). */
+export function deleteTableScript(table: string): string {
+  return `add table ip ${table}\ndelete table ip ${table}\n`;
+}
+
+/** Like exec.run, but a command that cannot be started (ipvsadm not installed) is an exit code, not a throw. */
+async function tryRun(exec: Executor, argv: string[]): Promise<CommandResult> {
+  try {
+    return await exec.run(argv);
+  } catch (err) {
+    if (err instanceof ProxyCommandFailed) return { code: -1, stdout: '', stderr: err.message };
+    throw err;
+  }
+}
+
+/**
+ * Removes every object of the ipvs proxier and nothing else: the virtual
+ * servers on cox-ipvs0's addresses and the recorded NodePort ones, the
+ * interface, the helper nft table. Used by its cleanup, and by the nftables
+ * proxier's first sync (an agent restarted in the other mode).
+ */
+export async function removeIpvsObjects(exec: Executor, o: { device: string; table: string; nodePorts: OwnedNodePorts }): Promise<void> {
+  const addresses = await tryRun(exec, ['ip', '-4', '-o', 'address', 'show', 'dev', o.device]);
+  const vips = addresses.code === 0 ? parseAddresses(addresses.stdout) : new Set<string>();
+  const recorded = await o.nodePorts.load();
+  const save = await tryRun(exec, ['ipvsadm', '-S', '-n']);
+  if (save.code === 0) {
+    const lines = [...parseIpvsSave(save.stdout)].filter(([key, v]) => vips.has(v.address) || recorded.has(key)).map(([key]) => `-D ${key}`);
+    if (lines.length) await mustRun(exec, ['ipvsadm', '--restore'], lines.join('\n') + '\n');
+  }
+  if (addresses.code === 0) await mustRun(exec, ['ip', 'link', 'del', o.device]);
+  await mustRun(exec, ['nft', '-f', '-'], deleteTableScript(o.table));
+  await o.nodePorts.save([]);
 }
 
 export class IpvsProxier implements Proxier {
@@ -35,14 +79,17 @@ export class IpvsProxier implements Proxier {
   readonly scheduler: string;
   readonly device: string;
   readonly table: string;
+  readonly nftablesTable: string;
   readonly #drainMs: number;
+  readonly #nodePorts: OwnedNodePorts;
+  /** The other mode's leftovers are removed once, on the first sync. */
+  #otherModeRemoved = false;
   readonly #now: () => number;
   /** "vkey|real" -> when its drain began. */
   #draining = new Map<string, number>();
   #nftTracker = new ServiceChangeTracker();
   #nftContext: string | undefined;
   #prepared = false;
-  #nodeAddress: string | undefined;
   #lastSync: SyncReport | undefined;
 
   constructor(
@@ -52,6 +99,8 @@ export class IpvsProxier implements Proxier {
     this.scheduler = opts.scheduler ?? 'rr';
     this.device = opts.device ?? IPVS_DEVICE;
     this.table = opts.table ?? NFT_IPVS_TABLE;
+    this.nftablesTable = opts.nftablesTable ?? NFT_TABLE;
+    this.#nodePorts = new OwnedNodePorts(opts.stateDir);
     this.#drainMs = opts.drainMs ?? 0;
     this.#now = opts.now ?? Date.now;
   }
@@ -72,20 +121,27 @@ export class IpvsProxier implements Proxier {
 
   async sync(services: DesiredService[], ctx: ProxyContext): Promise<ProxyTable> {
     const started = performance.now();
+    if (!this.#otherModeRemoved) {
+      // An agent that ran in nftables mode before this one left its table: it would DNAT the VIPs before IPVS sees them.
+      await mustRun(this.exec, ['nft', '-f', '-'], deleteTableScript(this.nftablesTable));
+      this.#otherModeRemoved = true;
+    }
     await this.#prepare();
     const wanted = servicePorts(services);
     const warnings: string[] = [];
-    this.#nodeAddress = ctx.nodeAddress;
 
     // VIPs on our interface; its addresses tell which virtual servers are ours.
     const currentVips = parseAddresses((await mustRun(this.exec, ['ip', '-4', '-o', 'address', 'show', 'dev', this.device])).stdout);
     const wantedVips = new Set(wanted.map((p) => p.vip));
     const batch = renderAddressBatch(this.device, currentVips, wantedVips);
 
-    const owned = new Set([...currentVips, ...wantedVips, ctx.nodeAddress]);
-    const current = new Map<string, VirtualServer>();
-    for (const [key, v] of parseIpvsSave((await mustRun(this.exec, ['ipvsadm', '-S', '-n'])).stdout)) if (owned.has(v.address)) current.set(key, v);
     const desired = wantedVirtualServers(wanted, { scheduler: this.scheduler, nodeAddress: ctx.nodeAddress });
+    const nodePorts = [...desired.values()].filter((v) => v.address === ctx.nodeAddress).map(virtualKeyOf);
+    const recorded = await this.#nodePorts.load();
+    // A wanted virtual server already in the kernel is taken over (an earlier agent's, or -A would fail).
+    const isOurs = (key: string, v: VirtualServer) => currentVips.has(v.address) || recorded.has(key) || desired.has(key);
+    const current = new Map<string, VirtualServer>();
+    for (const [key, v] of parseIpvsSave((await mustRun(this.exec, ['ipvsadm', '-S', '-n'])).stdout)) if (isOurs(key, v)) current.set(key, v);
     const now = this.#now();
     const plan = planIpvs(current, desired, (vkey, real) => {
       // A real server found at weight 0 that we did not drain ourselves (an agent restart) starts its drain now.
@@ -98,15 +154,21 @@ export class IpvsProxier implements Proxier {
     const adds = batch.split('\n').filter((l) => l.startsWith('address add')).join('\n');
     const dels = batch.split('\n').filter((l) => l.startsWith('address del')).join('\n');
     if (adds) await mustRun(this.exec, ['ip', '-batch', '-'], adds + '\n');
-    if (plan.restore) await mustRun(this.exec, ['ipvsadm', '--restore'], plan.restore);
+    if (plan.restore) {
+      await this.#nodePorts.save([...recorded, ...nodePorts]);
+      await mustRun(this.exec, ['ipvsadm', '--restore'], plan.restore);
+    }
+    await this.#nodePorts.save(nodePorts);
     if (dels) await mustRun(this.exec, ['ip', '-batch', '-'], dels + '\n');
 
     for (const d of plan.drained) this.#draining.set(d, now);
     for (const d of plan.deleted) this.#draining.delete(d);
     for (const key of this.#draining.keys()) if (!desired.has(key.split('|')[0])) this.#draining.delete(key);
-    for (const v of plan.shrunk) {
-      if (v.protocol !== 'udp') continue;
-      const argv = ipvsUdpFlush(v.address);
+    const flushes = [
+      ...plan.shrunk.filter((s) => s.server.protocol === 'udp').flatMap((s) => s.reals.map((real) => ipvsUdpFlush(s.server, real))),
+      ...plan.removed.filter((v) => v.protocol === 'udp').flatMap((v) => [...v.reals.keys()].map((real) => ipvsUdpFlush(v, real))),
+    ];
+    for (const argv of flushes) {
       const r = await this.exec.run(argv);
       if (r.code > 1) warnings.push(`${argv.join(' ')}: ${r.stderr.trim()}`);
     }
@@ -137,16 +199,7 @@ export class IpvsProxier implements Proxier {
   }
 
   async cleanup(): Promise<void> {
-    const vips = (await this.exec.run(['ip', '-4', '-o', 'address', 'show', 'dev', this.device])).stdout;
-    const owned = parseAddresses(vips);
-    if (this.#nodeAddress) owned.add(this.#nodeAddress);
-    const save = await this.exec.run(['ipvsadm', '-S', '-n']);
-    if (save.code === 0) {
-      const lines = [...parseIpvsSave(save.stdout).entries()].filter(([, v]) => owned.has(v.address)).map(([key]) => `-D ${key}`);
-      if (lines.length) await mustRun(this.exec, ['ipvsadm', '--restore'], lines.join('\n') + '\n');
-    }
-    if ((await this.exec.run(['ip', 'link', 'show', 'dev', this.device])).code === 0) await mustRun(this.exec, ['ip', 'link', 'del', this.device]);
-    await mustRun(this.exec, ['nft', '-f', '-'], `add table ip ${this.table}\ndelete table ip ${this.table}\n`);
+    await removeIpvsObjects(this.exec, { device: this.device, table: this.table, nodePorts: this.#nodePorts });
     this.#nftTracker.reset();
     this.#nftContext = undefined;
     this.#draining.clear();

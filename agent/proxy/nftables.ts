@@ -4,18 +4,32 @@
  * replaces the whole table with `nft -f`; later ones rewrite only what
  * changed, through a long-lived `nft -i` (nft-session.ts) when the executor
  * can keep one running.
+ *
+ * Its first sync also removes what an agent in ipvs mode left on this node
+ * (its virtual servers, cox-ipvs0, the `ip cox_ipvs` table): a mode change
+ * across a restart leaves nothing of the other mode behind.
  */
 import type { DesiredService, ProxyTable } from '../../common/agent-api.ts';
 import { ServiceChangeTracker, isEmpty } from './change-tracker.ts';
 import { staleUdpFlushes } from './conntrack.ts';
 import { mustRun, type Executor } from './exec.ts';
-import { NFT_TABLE, needsNewLbChain, renderFull, renderIncremental } from './nft-render.ts';
+import { IPVS_DEVICE, removeIpvsObjects } from './ipvs.ts';
+import { NFT_IPVS_TABLE, NFT_TABLE, needsNewLbChain, renderFull, renderIncremental } from './nft-render.ts';
 import { NftSession } from './nft-session.ts';
+import { OwnedNodePorts } from './owned-nodeports.ts';
 import { proxyTable, servicePorts } from './service-ports.ts';
 import type { Proxier, ProxyContext, SyncReport } from './types.ts';
 
 /** A session is renewed after this many scripts: nft -i keeps every line it read in memory. */
 const SESSION_APPLIES = 1000;
+
+export interface NftablesProxierOptions {
+  table?: string;
+  /** The ipvs proxier's objects, removed on the first sync: its interface and nft table, and the state dir remembering its NodePorts. */
+  ipvsDevice?: string;
+  ipvsTable?: string;
+  stateDir?: string;
+}
 
 export class NftablesProxier implements Proxier {
   readonly mode = 'nftables' as const;
@@ -24,12 +38,17 @@ export class NftablesProxier implements Proxier {
   #appliedContext: string | undefined;
   #lastSync: SyncReport | undefined;
   #session: NftSession | undefined;
+  /** The node address the applied table matches NodePorts on. */
+  #appliedNodeAddress: string | undefined;
+  #otherModeRemoved = false;
+  readonly #ipvs: { device: string; table: string; nodePorts: OwnedNodePorts };
 
   constructor(
     private readonly exec: Executor,
-    opts: { table?: string } = {},
+    opts: NftablesProxierOptions = {},
   ) {
     this.table = opts.table ?? NFT_TABLE;
+    this.#ipvs = { device: opts.ipvsDevice ?? IPVS_DEVICE, table: opts.ipvsTable ?? NFT_IPVS_TABLE, nodePorts: new OwnedNodePorts(opts.stateDir) };
   }
 
   get lastSync(): SyncReport | undefined {
@@ -38,6 +57,10 @@ export class NftablesProxier implements Proxier {
 
   async sync(services: DesiredService[], ctx: ProxyContext): Promise<ProxyTable> {
     const started = performance.now();
+    if (!this.#otherModeRemoved) {
+      await removeIpvsObjects(this.exec, this.#ipvs);
+      this.#otherModeRemoved = true;
+    }
     const wanted = servicePorts(services);
     const contextKey = JSON.stringify([ctx.nodeAddress, ctx.podCIDR, ctx.clusterCIDR]);
     const opts = { table: this.table, loadBalance: true };
@@ -61,12 +84,13 @@ export class NftablesProxier implements Proxier {
     }
     // After a full sync too: it may follow a failed one, with endpoints gone since the last success.
     const warnings: string[] = [];
-    for (const argv of staleUdpFlushes(changes)) {
+    for (const argv of staleUdpFlushes(changes, this.#appliedNodeAddress ?? ctx.nodeAddress)) {
       const r = await this.exec.run(argv);
       if (r.code > 1) warnings.push(`${argv.join(' ')}: ${r.stderr.trim()}`);
     }
     this.#tracker.commit(wanted);
     this.#appliedContext = contextKey;
+    this.#appliedNodeAddress = ctx.nodeAddress;
     this.#lastSync = {
       full,
       changed: full ? wanted.length : changes.added.length + changes.updated.length + changes.removed.length,

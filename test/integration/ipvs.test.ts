@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { runGuest } from './qemu/guest.ts';
 
-const MODULES = ['crc32c_generic', 'virtio_pci', '9pnet_virtio', '9p', 'ip_vs', 'ip_vs_rr', 'veth', 'dummy', 'nf_tables', 'nft_chain_nat', 'nft_ct', 'nft_masq', 'nft_reject_ipv4', 'nf_conntrack_netlink'];
+const MODULES = ['crc32c_generic', 'virtio_pci', '9pnet_virtio', '9p', 'ip_vs', 'ip_vs_rr', 'veth', 'dummy', 'nf_tables', 'nft_chain_nat', 'nft_ct', 'nft_masq', 'nft_reject_ipv4', 'nf_conntrack_netlink', 'nft_numgen', 'nft_nat'];
 
 interface GuestResult {
   error?: string;
@@ -29,12 +29,27 @@ interface GuestResult {
   empty: { status: number; error: string; ms: number };
   afterRemoval: string[];
   nftAfterCleanup: string;
+  udpAnswers: string[];
+  udpFlowsBefore: string[];
+  udpFlowsAfter: string[];
+  udpWarnings: string[];
+  saveUdp: string;
+  saveAfterNft: string;
+  linkAfterNft: number;
+  tablesAfterNft: string;
+  fromPodAfterNft: string[];
+  tablesAfterIpvs: string;
+  saveAfterIpvs: string;
   firstSyncMs: number;
   drainSyncMs: number;
 }
 
 /** ipvsadm lists virtual servers in hash order: compare as sorted lines. */
 const lines = (text: string) => text.split('\n').filter(Boolean).sort();
+
+const NODE = '198.18.3.11';
+/** The virtual servers the guest adds on the node address as someone else's (guest-ipvs.ts FOREIGN). */
+const FOREIGN = [`-A -t ${NODE}:9090 -s rr`, `-A -u ${NODE}:9999 -s rr`, `-a -u ${NODE}:9999 -r 100.64.1.3:5353 -m -w 1`];
 
 describe('ipvs proxier in a qemu guest', function () {
   this.timeout(900000);
@@ -106,8 +121,35 @@ describe('ipvs proxier in a qemu guest', function () {
     assert.ok(!r.vips4.includes('inet 100.127.0.13/32'), r.vips4.join(', '));
   });
 
+  it('flushes the UDP flows of a removed real server on its VIP and its NodePort, and no other flow to the node address', function () {
+    assert.deepEqual(new Set(r.udpAnswers.slice(0, 2)), new Set(['b1', 'b2']), r.udpAnswers.join(', '));
+    assert.deepEqual(new Set(r.udpAnswers.slice(2, 4)), new Set(['b1', 'b2']), r.udpAnswers.join(', '));
+    assert.equal(r.udpAnswers[4], 'b2');
+    const through = (flows: string[]) => flows.filter((f) => / (100\.127\.0\.54:53|198\.18\.3\.11:(30053|9999)) /.test(f));
+    const before = through(r.udpFlowsBefore);
+    assert.equal(before.length, 5, r.udpFlowsBefore.join('\n'));
+    assert.ok(before.some((f) => f.endsWith(' 100.64.1.2')), r.udpFlowsBefore.join('\n'));
+    assert.deepEqual(through(r.udpFlowsAfter), before.filter((f) => !f.endsWith(' 100.64.1.2')), `before:\n${r.udpFlowsBefore.join('\n')}\nafter:\n${r.udpFlowsAfter.join('\n')}`);
+    assert.deepEqual(r.udpWarnings, []);
+  });
+
+  it('leaves a foreign virtual server on the node address alone through every sync', function () {
+    for (const save of [r.saveUdp, r.saveAfterIpvs]) for (const l of FOREIGN) assert.ok(lines(save).includes(l), `${l} missing from\n${save}`);
+  });
+
+  it('after a restart in nftables mode, removes every ipvs object of its own on the first sync and only those; back in ipvs mode, removes the nftables table', function () {
+    assert.deepEqual(lines(r.saveAfterNft), [...FOREIGN].sort());
+    assert.notEqual(r.linkAfterNft, 0, 'cox-ipvs0 is still there');
+    assert.doesNotMatch(r.tablesAfterNft, /cox_ipvs/);
+    assert.match(r.tablesAfterNft, /table ip cox_proxy/);
+    assert.deepEqual(r.fromPodAfterNft, ['b2', 'b2']);
+    assert.doesNotMatch(r.tablesAfterIpvs, /cox_proxy/);
+    assert.match(r.tablesAfterIpvs, /table ip cox_ipvs/);
+    assert.ok(lines(r.saveAfterIpvs).includes('-A -t 100.127.0.10:80 -s rr'), r.saveAfterIpvs);
+  });
+
   it('leaves nothing of its own after cleanup: no virtual servers, no VIP interface, no nft table', function () {
-    assert.equal(r.save5, '');
+    assert.deepEqual(lines(r.save5), [...FOREIGN].sort(), 'only the foreign virtual servers are left');
     assert.deepEqual(r.vips5, []);
     assert.equal(r.nftAfterCleanup, '');
   });

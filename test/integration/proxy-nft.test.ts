@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
-import { labDown, labUp, type Lab } from '../../engine/lab/index.ts';
+import { labDown, labExec, labUp, type Lab } from '../../engine/lab/index.ts';
 import { NftablesProxier } from '../../agent/proxy/index.ts';
 import type { ProxyContext } from '../../agent/proxy/index.ts';
 import type { DesiredService } from '../../common/agent-api.ts';
@@ -162,6 +162,34 @@ describe('nftables proxier in the lab', function () {
     const self = await httpGet(lab, 'h1', `http://${SELF}/`);
     assert.equal(self.ok, false, `the Service no longer wanted still answered: ${self.body}`);
     proxiers.set('h1', fresh);
+  });
+
+  it('removes, on the first sync after a restart in nftables mode, what an ipvs-mode agent left (its nft table and VIP interface) and nothing else', async function () {
+    // This kernel has no IPVS and no dummy links: the ipvs agent's leftovers are made by hand, its interface as a bridge of the same name.
+    await must(lab, 'h1', ['nft', 'add', 'table', 'ip', 'cox_ipvs']);
+    await must(lab, 'h1', ['nft', 'add', 'chain', 'ip', 'cox_ipvs', 'nat_postrouting', '{ type nat hook postrouting priority srcnat; policy accept; }']);
+    await must(lab, 'h1', ['nft', 'add', 'table', 'ip', 'someone_else']);
+    for (const dev of ['cox-ipvs0', 'other-ipvs0']) {
+      await must(lab, 'h1', ['ip', 'link', 'add', dev, 'type', 'bridge']);
+      await must(lab, 'h1', ['ip', 'address', 'add', dev === 'cox-ipvs0' ? '100.127.0.13/32' : '100.127.0.99/32', 'dev', dev]);
+    }
+    try {
+      const restarted = new NftablesProxier(new LabExecutor(lab, 'h1'));
+      await restarted.sync([service('web', WEB, [podA])], ctx.get('h1')!);
+      const tables = await must(lab, 'h1', ['nft', 'list', 'tables']);
+      assert.doesNotMatch(tables, /cox_ipvs/);
+      assert.match(tables, /table ip cox_proxy/);
+      assert.match(tables, /table ip someone_else/);
+      const links = await must(lab, 'h1', ['ip', '-o', 'link', 'show']);
+      assert.doesNotMatch(links, /cox-ipvs0/);
+      assert.match(links, /other-ipvs0/);
+      assert.deepEqual(await answers(lab, 'h1', `http://${WEB}/`, 2), ['h1-web-a', 'h1-web-a']);
+      proxiers.set('h1', restarted);
+    } finally {
+      await labExec(lab, 'h1', ['ip', 'link', 'del', 'other-ipvs0']);
+      await labExec(lab, 'h1', ['ip', 'link', 'del', 'cox-ipvs0']);
+      await labExec(lab, 'h1', ['nft', 'delete', 'table', 'ip', 'someone_else']);
+    }
   });
 
   it('removes its table on cleanup and leaves the rest of the ruleset alone', async function () {

@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { IpvsProxier, CommandExecutor } from '../../../agent/proxy/index.ts';
+import { IpvsProxier, NftablesProxier, CommandExecutor } from '../../../agent/proxy/index.ts';
 import type { DesiredService } from '../../../common/agent-api.ts';
 
 const NODE = '198.18.3.11';
@@ -70,12 +70,41 @@ function services(webBackends: string[]): DesiredService[] {
 }
 
 const save = () => sh('ipvsadm -S -n');
+const STATE_DIR = '/tmp/cox-state';
+/** Someone else's virtual servers on the node address: every sync and cleanup must leave them. */
+const FOREIGN = `ipvsadm -A -t ${NODE}:9090 -s rr; ipvsadm -A -u ${NODE}:9999 -s rr; ipvsadm -a -u ${NODE}:9999 -r ${PODS.b2}:5353 -m`;
+
+/** A UDP server answering every datagram with its pod's name, on :5353. */
+function startUdpEcho(name: string): void {
+  const script = `const s = require('dgram').createSocket('udp4'); s.on('message', (m, r) => s.send(${JSON.stringify(name)}, r.port, r.address)); s.bind(5353);`;
+  spawn('ip', ['netns', 'exec', name, 'node', '-e', script], { stdio: 'ignore', detached: true }).unref();
+}
+
+/** One datagram from pod c1, from `sourcePort`, to address:port; the answer or ''. */
+function udpAsk(address: string, port: number, sourcePort: number): string {
+  const script = `const s = require('dgram').createSocket('udp4'); const t = setTimeout(() => process.exit(3), 2000); s.on('message', (m) => { process.stdout.write(m.toString()); clearTimeout(t); s.close(); }); s.bind(${sourcePort}, () => s.send('ping', ${port}, ${JSON.stringify(address)}));`;
+  const r = spawnSync('ip', ['netns', 'exec', 'c1', 'node', '-e', script], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
+/** `conntrack -L -p udp` from c1, one "sport dst:dport replysrc" line each, sorted. */
+function udpFlows(): string[] {
+  const out = spawnSync('conntrack', ['-L', '-p', 'udp', '--orig-src', PODS.c1], { encoding: 'utf8' }).stdout;
+  return out.split('\n').filter(Boolean).map((l) => {
+    const f = (k: string, nth = 0) => [...l.matchAll(new RegExp(`\\b${k}=(\\S+)`, 'g'))][nth]?.[1];
+    return `${f('sport')} ${f('dst')}:${f('dport')} ${f('src', 1)}`;
+  }).sort();
+}
+
+function udpService(backends: string[]): DesiredService {
+  return { namespace: 'default', name: 'udp', type: 'NodePort', clusterIP: '100.127.0.54', ports: [{ name: 'dns', protocol: 'UDP', port: 53, nodePort: 30053, endpoints: backends.map((ip) => ({ ip, port: 5353 })) }] };
+}
 const vips = () => sh('ip -4 -o address show dev cox-ipvs0 2>/dev/null || true').match(/inet \S+/g) ?? [];
 
 const result: Record<string, unknown> = {};
 try {
   setUpPods();
-  const proxier = new IpvsProxier(new CommandExecutor());
+  const proxier = new IpvsProxier(new CommandExecutor(), { stateDir: STATE_DIR });
   let started = performance.now();
   result.table = await proxier.sync(services([PODS.b1, PODS.b2]), CTX);
   result.firstSyncMs = Math.round(performance.now() - started);
@@ -100,7 +129,35 @@ try {
   result.save4 = save();
   result.vips4 = vips();
 
-  await proxier.cleanup();
+  // UDP: flows of a removed real server are flushed, on its VIP and its NodePort only; a foreign virtual server on the node address stays.
+  sh(FOREIGN);
+  startUdpEcho('b1');
+  startUdpEcho('b2');
+  const base = services([PODS.b2]).filter((s) => s.name !== 'sticky');
+  await proxier.sync([...base, udpService([PODS.b1, PODS.b2])], CTX);
+  const deadline = Date.now() + 20000;
+  while (udpAsk(PODS.b1, 5353, 41000) !== 'b1' || udpAsk(PODS.b2, 5353, 41000) !== 'b2') if (Date.now() > deadline) throw new Error('guest: UDP echo servers never answered');
+  result.udpAnswers = [udpAsk('100.127.0.54', 53, 41001), udpAsk('100.127.0.54', 53, 41002), udpAsk(NODE, 30053, 41003), udpAsk(NODE, 30053, 41004), udpAsk(NODE, 9999, 41005)];
+  result.udpFlowsBefore = udpFlows();
+  await proxier.sync([...base, udpService([PODS.b2])], CTX);
+  result.udpWarnings = proxier.lastSync!.warnings;
+  result.udpFlowsAfter = udpFlows();
+  result.saveUdp = save();
+
+  // An agent restarted in nftables mode: its first sync removes every ipvs object of ours, and only those.
+  const asNft = new NftablesProxier(new CommandExecutor(), { stateDir: STATE_DIR });
+  await asNft.sync(base, CTX);
+  result.saveAfterNft = save();
+  result.linkAfterNft = spawnSync('ip', ['link', 'show', 'dev', 'cox-ipvs0'], { encoding: 'utf8' }).status;
+  result.tablesAfterNft = sh('nft list tables');
+  result.fromPodAfterNft = answers('http://100.127.0.10/', 2, 'c1');
+  // And back to ipvs: the first sync removes the nftables proxier's table.
+  const again = new IpvsProxier(new CommandExecutor(), { stateDir: STATE_DIR });
+  await again.sync(base, CTX);
+  result.tablesAfterIpvs = sh('nft list tables');
+  result.saveAfterIpvs = save();
+
+  await again.cleanup();
   result.save5 = save();
   result.vips5 = vips();
   result.nftAfterCleanup = sh('nft list tables');
