@@ -8,8 +8,9 @@
  * memory only. The set is written before a sync adds one and after it
  * deletes one: a crash in between leaves an extra key, never a lost one.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeAtomically } from '../state.ts';
 
 export const NODEPORTS_FILE = 'ipvs-nodeports.json';
 
@@ -44,17 +45,4 @@ export class OwnedNodePorts {
     if (this.file) await writeAtomically(this.file, `${JSON.stringify([...next].sort())}\n`);
     this.#keys = next;
   }
-}
-
-async function writeAtomically(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
 }
