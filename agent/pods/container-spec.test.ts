@@ -103,3 +103,68 @@ describe('container create bodies', () => {
     assert.deepEqual(bindsFor({ name: 'c', image: 'x', volumeMounts: [{ name: 'conf', mountPath: '/etc/site.conf', subPath: 'site.conf' }] }, planVolumes(pod, '/s')), [`/s/pods/${pod.uid}/tmpfs/conf/site.conf:/etc/site.conf`]);
   });
 });
+
+describe('security context and hostNetwork in create bodies', () => {
+  const labels = (pod: DesiredPod, container: string, role: 'infra' | 'app', attempt = 0) => ({
+    [LABELS.managed]: 'true', [LABELS.podName]: pod.name, [LABELS.podNamespace]: pod.namespace, [LABELS.podUid]: pod.uid,
+    [LABELS.containerName]: container, [LABELS.containerRole]: role, 'io.coxswain.pod.termination-grace-period': '30',
+    ...(role === 'app' ? { [LABELS.specHash]: specHash(pod.spec.containers[0]) } : {}),
+    'io.coxswain.container.restart-count': String(attempt),
+  });
+
+  it('runs as the container\'s user and group over the pod\'s, with the supplemental groups, a read-only root, no new privileges and the capabilities asked for', () => {
+    const pod = podWith({
+      securityContext: { runAsUser: 2000, runAsGroup: 2000, runAsNonRoot: true, supplementalGroups: [3000, 3001] },
+      containers: [{ name: 'app', image: 'coxswain/busybox:1', command: ['sleep', '60'], securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] } } }],
+    });
+    assert.deepEqual(containerBody(pod, pod.spec.containers[0], 'app', 0, 'infra1', planVolumes(pod, '/s'), {}), {
+      Image: 'coxswain/busybox:1',
+      User: '1000:1000',
+      Env: [],
+      Labels: labels(pod, 'app', 'app'),
+      Tty: false,
+      Entrypoint: ['sleep', '60'],
+      Cmd: [],
+      HostConfig: {
+        NetworkMode: 'container:infra1', Init: true, Binds: [],
+        GroupAdd: ['3000', '3001'], ReadonlyRootfs: true, SecurityOpt: ['no-new-privileges'], CapAdd: ['NET_BIND_SERVICE'], CapDrop: ['ALL'],
+      },
+    });
+  });
+
+  const userCases: { name: string; pod?: { runAsUser?: number; runAsGroup?: number }; container?: { runAsUser?: number; runAsGroup?: number }; image?: string; user: string | undefined }[] = [
+    { name: 'no user anywhere: the image\'s default user', user: undefined },
+    { name: 'the pod\'s runAsUser alone', pod: { runAsUser: 1000 }, user: '1000' },
+    { name: 'the pod\'s user and group', pod: { runAsUser: 1000, runAsGroup: 1001 }, user: '1000:1001' },
+    { name: 'the container\'s runAsUser with the pod\'s runAsGroup', pod: { runAsUser: 5, runAsGroup: 6 }, container: { runAsUser: 7 }, user: '7:6' },
+    { name: 'runAsGroup without runAsUser: the group for the image\'s user', container: { runAsGroup: 50 }, image: 'www:www', user: 'www:50' },
+    { name: 'runAsGroup without runAsUser on an image running as root', container: { runAsGroup: 50 }, image: '', user: '0:50' },
+  ];
+  for (const c of userCases) {
+    it(`sets User for ${c.name}`, () => {
+      const pod = podWith({ ...(c.pod ? { securityContext: c.pod } : {}), containers: [{ name: 'app', image: 'x', ...(c.container ? { securityContext: c.container } : {}) }] });
+      assert.equal(containerBody(pod, pod.spec.containers[0], 'app', 0, 'i', planVolumes(pod, '/s'), { imageUser: c.image }).User, c.user);
+    });
+  }
+
+  it('keeps privileged and adds nothing else for a bare privileged container', () => {
+    const pod = podWith({ containers: [{ name: 'app', image: 'x', securityContext: { privileged: true } }] });
+    assert.deepEqual(containerBody(pod, pod.spec.containers[0], 'app', 0, 'i', planVolumes(pod, '/s'), {}).HostConfig, { NetworkMode: 'container:i', Init: true, Binds: [], Privileged: true });
+  });
+
+  it('puts a hostNetwork sandbox in the node\'s network and UTS namespaces, with no pod network and no hostname of its own', () => {
+    const pod = podWith({ hostNetwork: true });
+    assert.deepEqual(infraBody(pod, 'coxswain'), {
+      Image: 'coxswain/pause:1', Cmd: ['/pause', '-P'], Labels: labels(pod, 'infra', 'infra'),
+      HostConfig: { NetworkMode: 'host', UTSMode: 'host', Init: false },
+    });
+  });
+
+  it('joins a hostNetwork pod\'s containers to its sandbox in the node\'s UTS namespace, without the pod hostname, status.podIP the node address', () => {
+    const pod = podWith({ hostNetwork: true, containers: [{ name: 'app', image: 'x', env: [{ name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] }] });
+    assert.deepEqual(containerBody(pod, pod.spec.containers[0], 'app', 0, 'infra1', planVolumes(pod, '/s'), { podIP: '198.18.0.11', shareHostname: true }), {
+      Image: 'x', Env: ['IP=198.18.0.11'], Labels: labels(pod, 'app', 'app'), Tty: false,
+      HostConfig: { NetworkMode: 'container:infra1', Init: true, Binds: [], UTSMode: 'host' },
+    });
+  });
+});

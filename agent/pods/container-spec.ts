@@ -1,7 +1,8 @@
 /**
  * Docker create bodies for a pod's containers, as data. The infra container
- * holds the pod's network namespace on the node's pod network; init and app
- * containers join it with NetworkMode container:<infra>.
+ * holds the pod's network namespace on the node's pod network (with
+ * hostNetwork: the node's own network and UTS namespaces, no pod address);
+ * init and app containers join it with NetworkMode container:<infra>.
  */
 import { createHash } from 'node:crypto';
 import type { Container } from '../../schemas/types.generated.ts';
@@ -10,6 +11,7 @@ import type { ContainerCreateBody } from '../runtime/types.ts';
 import { expand, resolveEnv, type FieldContext } from './env.ts';
 import { bytes, cpuMillis } from '../../common/quantity.ts';
 import { bindsFor, type VolumePlan } from './volumes.ts';
+import { securityFields } from './security-context.ts';
 
 export const INFRA_IMAGE = 'coxswain/pause:1';
 export const INFRA_COMMAND = ['/pause', '-P'];
@@ -52,6 +54,15 @@ export function stableJson(value: unknown): string {
 }
 
 export function infraBody(pod: DesiredPod, network: string): ContainerCreateBody {
+  // A hostNetwork pod shares the node's network and, as in Kubernetes, its hostname: no pod address is allocated.
+  if (pod.spec.hostNetwork) {
+    return {
+      Image: INFRA_IMAGE,
+      Cmd: INFRA_COMMAND,
+      Labels: { ...podLabels(pod, 'infra', 'infra'), [RESTART_COUNT_LABEL]: '0' },
+      HostConfig: { NetworkMode: 'host', UTSMode: 'host', Init: false },
+    };
+  }
   return {
     Image: INFRA_IMAGE,
     Cmd: INFRA_COMMAND,
@@ -62,10 +73,14 @@ export function infraBody(pod: DesiredPod, network: string): ContainerCreateBody
   };
 }
 
-/** The create body for an init or app container; throws EnvError for an unresolvable reference. */
+/**
+ * The create body for an init or app container; throws EnvError for an
+ * unresolvable reference. `imageUser` is the image's Config.User (a
+ * runAsGroup without runAsUser applies to it).
+ */
 export function containerBody(
   pod: DesiredPod, container: Container, role: 'init' | 'app', attempt: number,
-  infraId: string, volumes: VolumePlan, ctx: FieldContext & { shareHostname?: boolean },
+  infraId: string, volumes: VolumePlan, ctx: FieldContext & { shareHostname?: boolean; imageUser?: string },
 ): ContainerCreateBody {
   const env = resolveEnv(pod, container, ctx);
   const limits = container.resources?.limits ?? {};
@@ -73,8 +88,10 @@ export function containerBody(
   const memory = limits.memory !== undefined ? bytes(limits.memory) : undefined;
   const cpu = limits.cpu !== undefined ? cpuMillis(limits.cpu) * 1_000_000 : undefined;
   const cpuRequest = requests.cpu !== undefined ? cpuMillis(requests.cpu) / 1000 : undefined;
+  const security = securityFields(pod, container, ctx.imageUser);
   const body: ContainerCreateBody = {
     Image: container.image ?? '',
+    ...(security.User !== undefined ? { User: security.User } : {}),
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     Labels: { ...podLabels(pod, container.name, role), [LABELS.specHash]: specHash(container), [RESTART_COUNT_LABEL]: String(attempt) },
     Tty: container.tty ?? false,
@@ -85,6 +102,8 @@ export function containerBody(
       ...(cpu !== undefined ? { NanoCpus: cpu } : {}),
       ...(cpuRequest !== undefined ? { CpuShares: Math.max(2, Math.round(cpuRequest * 1024)) } : {}),
       Binds: bindsFor(container, volumes),
+      ...security.HostConfig,
+      ...(pod.spec.hostNetwork ? { UTSMode: 'host' } : {}),
     },
   };
   // Kubernetes: command replaces the image's ENTRYPOINT, args its CMD; both expand $(VAR).
@@ -92,8 +111,7 @@ export function containerBody(
   if (container.args) body.Cmd = container.args.map((a) => expand(a, env));
   else if (container.command) body.Cmd = [];
   // Podman lets a container that joins a sandbox carry the pod's hostname (Docker refuses the combination).
-  if (ctx.shareHostname) body.Hostname = (pod.spec.hostname ?? pod.name).slice(0, 63);
+  if (ctx.shareHostname && !pod.spec.hostNetwork) body.Hostname = (pod.spec.hostname ?? pod.name).slice(0, 63);
   if (container.workingDir) body.WorkingDir = container.workingDir;
-  if (container.securityContext?.privileged) body.HostConfig.Privileged = true;
   return body;
 }

@@ -44,6 +44,41 @@ describe('kubelet loop with a fake runtime', () => {
     assert.ok(s.conditions.some((x) => x.type === 'Ready' && x.status === 'True'));
   });
 
+  it('refuses a runAsNonRoot container whose image runs as root before creating it: waiting with CreateContainerConfigError', async () => {
+    const pod = podWith({ containers: [{ name: 'app', image: 'coxswain/busybox:1', securityContext: { runAsNonRoot: true } }] });
+    await make().setDesired(desired([pod]));
+    assert.equal(app('web').length, 0, 'no container was created');
+    const s = statuses.get('web')!.status;
+    assert.deepEqual(s.containerStatuses[0].state, { waiting: { reason: 'CreateContainerConfigError', message: 'container has runAsNonRoot and image will run as root (pod: "web_default(uid-0001-abcdef)", container: app)' } });
+    assert.equal(s.phase, 'Pending');
+  });
+
+  it('runs a runAsNonRoot container whose image user is numeric and not root, and names an image user it cannot verify', async () => {
+    runtime.images.set('example/numeric:1', 'sha256:numeric');
+    runtime.imageUsers.set('example/numeric:1', '1000:1000');
+    runtime.images.set('example/named:1', 'sha256:named');
+    runtime.imageUsers.set('example/named:1', 'app');
+    const pod = podWith({ securityContext: { runAsNonRoot: true, runAsGroup: 7 }, containers: [{ name: 'numeric', image: 'example/numeric:1' }, { name: 'named', image: 'example/named:1' }] });
+    await make().setDesired(desired([pod]));
+    const [c] = app('web');
+    assert.equal(c.labels[LABELS.containerName], 'numeric');
+    assert.equal(c.body.User, '1000:7', 'the pod\'s runAsGroup for the image\'s user');
+    assert.deepEqual(statuses.get('web')!.status.containerStatuses[1].state.waiting, { reason: 'CreateContainerConfigError', message: 'container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root (pod: "web_default(uid-0001-abcdef)", container: named)' });
+  });
+
+  it('gives a hostNetwork pod the node\'s network: no pod address is allocated, its pod IP is the node address', async () => {
+    const pod = podWith({ hostNetwork: true, containers: [{ name: 'app', image: 'coxswain/busybox:1', env: [{ name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }] }] });
+    await make().setDesired(desired([pod]));
+    const [infra] = runtime.byLabel(LABELS.containerRole, 'infra');
+    assert.equal(infra.body.HostConfig.NetworkMode, 'host');
+    assert.deepEqual(infra.ipAddresses, {});
+    const [c] = app('web');
+    assert.equal(c.networkMode, `container:${infra.id}`);
+    assert.deepEqual(c.body.Env, ['IP=198.18.2.11']);
+    const s = statuses.get('web')!.status;
+    assert.deepEqual([s.phase, s.podIP, s.hostIP], ['Running', '198.18.2.11', '198.18.2.11']);
+  });
+
   it('reports a container with a readiness probe not ready before its probe passed, also when a new kubelet adopts it', async () => {
     const pod = podWith({ containers: [{ name: 'app', image: 'coxswain/busybox:1', readinessProbe: { exec: { command: ['true'] }, periodSeconds: 60 } }] });
     const notReady = () => {

@@ -16,6 +16,7 @@ import { ensurePauseImage } from '../runtime/pause-image.ts';
 import { BackOff, DEFAULT_BACKOFF, type BackOffOptions } from './backoff.ts';
 import { GRACE_LABEL, INFRA_IMAGE, containerBody, containerName, infraBody } from './container-spec.ts';
 import { EnvError } from './env.ts';
+import { verifyRunAsNonRoot } from './security-context.ts';
 import { decide, teardown, type PodAction, type Waiting } from './sync.ts';
 import { applyVolumes, planVolumes, removePodDir } from './volumes.ts';
 import { podStatus } from '../status/pod-status.ts';
@@ -332,7 +333,7 @@ export class Kubelet {
     const now = Date.now();
     // Image, by pull policy.
     const policy = imagePullPolicy(spec);
-    const present = await this.o.runtime.inspectImage(spec.image);
+    let present = await this.o.runtime.inspectImage(spec.image);
     if (policy === 'Never' && !present) {
       rec.configErrors.set(spec.name, { reason: 'ErrImageNeverPull', message: `Container image "${spec.image}" is not present with pull policy of Never` });
       return;
@@ -341,6 +342,7 @@ export class Kubelet {
       try {
         await this.o.runtime.pullImage(spec.image);
         rec.pullErrors.delete(spec.name);
+        present = await this.o.runtime.inspectImage(spec.image);
       } catch (err) {
         this.pullBackoff.next(`${pod.uid}/${spec.name}`, now);
         rec.pullErrors.set(spec.name, { message: describeError(err), atMs: now });
@@ -348,16 +350,22 @@ export class Kubelet {
         return;
       }
     }
+    // kubelet refuses such a container before creating it: CreateContainerConfigError, looked at again like the others.
+    const nonRoot = verifyRunAsNonRoot(pod, spec, present?.user);
+    if (nonRoot) {
+      rec.configErrors.set(spec.name, { reason: 'CreateContainerConfigError', message: nonRoot });
+      return;
+    }
     // Volumes and the create body.
     const plan = planVolumes(pod, this.o.stateDir);
     const infra = containers.find((c) => c.id === a.infraId);
-    const podIP = infra ? Object.values(infra.ipAddresses)[0] : undefined;
+    const podIP = pod.spec.hostNetwork ? this.desired?.nodeAddress : infra ? Object.values(infra.ipAddresses)[0] : undefined;
     let body;
     try {
       if (plan.error) throw new EnvError(plan.error);
       const volumesKey = JSON.stringify(plan.files.map((f) => [f.path, f.content, f.mode]));
       if (rec.volumesReady !== volumesKey) { await applyVolumes(plan); rec.volumesReady = volumesKey; }
-      body = containerBody(pod, spec, a.role, a.attempt, a.infraId, plan, { podIP, hostIP: this.desired?.nodeAddress, nodeName: this.desired?.node, shareHostname: this.o.runtimeName() === 'podman' });
+      body = containerBody(pod, spec, a.role, a.attempt, a.infraId, plan, { podIP, hostIP: this.desired?.nodeAddress, nodeName: this.desired?.node, shareHostname: this.o.runtimeName() === 'podman', imageUser: present?.user });
       rec.configErrors.delete(spec.name);
     } catch (err) {
       if (!(err instanceof EnvError)) throw err;

@@ -182,8 +182,8 @@ export class DockerRuntime implements ContainerRuntime {
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const res = await this.call({ method: 'GET', path: `/images/${encodeURIComponent(ref)}/json`, ok: [404] }, `inspect image ${ref}`);
     if (res.statusCode === 404) { await res.body.dump(); return undefined; }
-    const r = (await res.body.json()) as { Id: string; RepoTags: string[] | null };
-    return { id: r.Id, tags: (r.RepoTags ?? []).map(shortName) };
+    const r = (await res.body.json()) as { Id: string; RepoTags: string[] | null; Config?: { User?: string } | null };
+    return { id: r.Id, tags: (r.RepoTags ?? []).map(shortName), user: r.Config?.User ?? '' };
   }
 
   async pullImage(ref: string): Promise<void> {

@@ -10,6 +10,8 @@ import type { ContainerCreateBody, ContainerInfo, ContainerRuntime, ContainerSta
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, ContainerInfo & { body: ContainerCreateBody; logs: string }>();
   readonly images = new Map<string, string>([['coxswain/busybox:1', 'sha256:busybox'], ['coxswain/pause:1', 'sha256:pause']]);
+  /** Config.User of images, by ref (absent: "", the image runs as root). */
+  readonly imageUsers = new Map<string, string>();
   readonly networks: NetworkInfo[] = [];
   readonly calls: string[] = [];
   private serial = 0;
@@ -37,10 +39,11 @@ export class FakeRuntime implements ContainerRuntime {
     if (!this.images.has(body.Image)) throw new RuntimeError(`create container ${name}`, 404, `no such image ${body.Image}`);
     const id = `c${String(++this.serial).padStart(63, '0')}`;
     const infra = body.HostConfig.NetworkMode?.startsWith('container:') ? this.find(body.HostConfig.NetworkMode.slice(10)) : undefined;
+    const onPodNetwork = !infra && body.HostConfig.NetworkMode !== 'host';
     this.containers.set(id, {
       id, name, image: body.Image, imageID: this.images.get(body.Image)!, labels: body.Labels ?? {}, networkMode: body.HostConfig.NetworkMode ?? '',
       state: { status: 'created', running: false, exitCode: 0, oomKilled: false, error: '', pid: 0 },
-      ipAddresses: infra ? {} : { fake: `100.64.1.${++this.ip}` }, created: new Date(Date.now() + this.serial).toISOString(), body, logs: '',
+      ipAddresses: !onPodNetwork ? {} : { fake: `100.64.1.${++this.ip}` }, created: new Date(Date.now() + this.serial).toISOString(), body, logs: '',
     });
     return id;
   }
@@ -84,7 +87,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     const id = this.images.get(ref);
-    return id ? { id, tags: [ref] } : undefined;
+    return id ? { id, tags: [ref], user: this.imageUsers.get(ref) ?? '' } : undefined;
   }
 
   async pullImage(ref: string): Promise<void> {

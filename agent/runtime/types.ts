@@ -52,6 +52,8 @@ export interface ContainerCreateBody {
   Cmd?: string[];
   Entrypoint?: string[];
   Env?: string[];
+  /** "uid[:gid]" (or a name the image's /etc/passwd knows). */
+  User?: string;
   WorkingDir?: string;
   Labels?: Record<string, string>;
   Hostname?: string;
@@ -67,6 +69,14 @@ export interface ContainerCreateBody {
     Tmpfs?: Record<string, string>;
     IpcMode?: string;
     Privileged?: boolean;
+    /** Supplementary groups of the container's process. */
+    GroupAdd?: string[];
+    ReadonlyRootfs?: boolean;
+    SecurityOpt?: string[];
+    CapAdd?: string[];
+    CapDrop?: string[];
+    /** "host": the node's UTS namespace (the node's hostname), as with hostNetwork. */
+    UTSMode?: string;
     RestartPolicy?: { Name: string };
   };
   NetworkingConfig?: { EndpointsConfig: Record<string, Record<string, unknown>> };
@@ -90,6 +100,8 @@ export interface ContainerStats {
 export interface ImageInfo {
   id: string;
   tags: string[];
+  /** Config.User: "", "uid", "uid:gid", "name" or "name:group" (who the image runs as when the pod says nothing). */
+  user?: string;
 }
 
 export interface NetworkSpec {

@@ -36,6 +36,12 @@ describe('pod status', () => {
     assert.deepEqual(s.conditions.map((c) => `${c.type}=${c.status}`), ['Initialized=True', 'Ready=True', 'ContainersReady=True', 'PodScheduled=True']);
   });
 
+  it('reports the node address as the pod IP of a hostNetwork pod once its sandbox runs, and none before', () => {
+    const p = podWith({ hostNetwork: true });
+    const infra = { ...containerOf(p, 'infra'), networkMode: 'host', ipAddresses: {} };
+    assert.deepEqual([status(p, [infra, containerOf(p, 'app')]).podIP, status(p, [containerOf(p, 'app', { running: false })]).podIP], ['198.18.2.11', undefined]);
+  });
+
   it('keeps a running container unready until its readiness probe succeeds, naming it in the condition', () => {
     const s = status(pod, [containerOf(pod, 'infra'), containerOf(pod, 'app')], { probes: { ready: () => false, started: () => undefined } });
     assert.equal(s.phase, 'Running');

@@ -116,7 +116,8 @@ export function podStatus(inputs: StatusInputs): PodStatus {
     condition('PodScheduled', true),
   ];
 
-  const podIP = infra ? Object.values(infra.ipAddresses)[0] : undefined;
+  // A hostNetwork pod has the node's address (kubelet reports hostIP as its podIP once the sandbox runs).
+  const podIP = !infra ? undefined : pod.spec.hostNetwork ? inputs.hostIP || undefined : Object.values(infra.ipAddresses)[0];
   const status: PodStatus = {
     phase,
     conditions,
