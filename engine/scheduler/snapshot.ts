@@ -39,7 +39,9 @@ export function podInfo(pod: PodInput): PodInfo {
   const hostPorts: string[] = [];
   for (const c of pod.spec.containers ?? []) {
     for (const p of c.ports ?? []) {
-      if (p.hostPort) hostPorts.push(`${p.protocol ?? 'TCP'}/${p.hostPort}`);
+      // On the host's network every container port is a host port (Kubernetes defaults hostPort to it).
+      const hostPort = p.hostPort ?? (pod.spec.hostNetwork ? p.containerPort : undefined);
+      if (hostPort) hostPorts.push(`${p.protocol ?? 'TCP'}/${hostPort}`);
     }
   }
   return {
