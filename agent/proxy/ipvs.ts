@@ -64,8 +64,10 @@ export async function removeIpvsObjects(exec: Executor, o: { device: string; tab
   const addresses = await tryRun(exec, ['ip', '-4', '-o', 'address', 'show', 'dev', o.device]);
   const vips = addresses.code === 0 ? parseAddresses(addresses.stdout) : new Set<string>();
   const recorded = await o.nodePorts.load();
-  const save = await tryRun(exec, ['ipvsadm', '-S', '-n']);
-  if (save.code === 0) {
+  // ipvsadm loads the ip_vs module when it is not loaded (it runs modprobe): a node where IPVS never ran is left as it is.
+  const loaded = (await tryRun(exec, ['test', '-e', '/proc/net/ip_vs'])).code === 0;
+  const save = loaded ? await tryRun(exec, ['ipvsadm', '-S', '-n']) : undefined;
+  if (save?.code === 0) {
     const lines = [...parseIpvsSave(save.stdout)].filter(([key, v]) => vips.has(v.address) || recorded.has(key)).map(([key]) => `-D ${key}`);
     if (lines.length) await mustRun(exec, ['ipvsadm', '--restore'], lines.join('\n') + '\n');
   }

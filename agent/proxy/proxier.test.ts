@@ -277,11 +277,23 @@ describe('a proxy mode change across an agent restart', function () {
       return undefined;
     });
     await new NftablesProxier(fake).sync([svc('web', '100.127.0.10', ['100.64.1.1'])], ctx);
-    assert.deepEqual(fake.calls.slice(0, 3).map((c) => [c.argv.join(' '), c.input]), [
+    assert.deepEqual(fake.calls.slice(0, 4).map((c) => [c.argv.join(' '), c.input]), [
       ['ip -4 -o address show dev cox-ipvs0', undefined],
+      ['test -e /proc/net/ip_vs', undefined],
       ['ipvsadm -S -n', undefined],
       ['nft -f -', 'add table ip cox_ipvs\ndelete table ip cox_ipvs\n'],
     ]);
+  });
+
+  it('ipvs to nftables on a node whose kernel never loaded ip_vs: ipvsadm is not run (it would load the module)', async function () {
+    const fake = new FakeExecutor((argv) => {
+      if (argv[0] === 'test') return { code: 1 };
+      if (argv[0] === 'ip' && argv.includes('cox-ipvs0')) return { code: 1, stderr: 'Device "cox-ipvs0" does not exist.' };
+      return undefined;
+    });
+    await new NftablesProxier(fake).sync([svc('web', '100.127.0.10', ['100.64.1.1'])], ctx);
+    assert.equal(fake.calls.filter((c) => c.argv[0] === 'ipvsadm').length, 0);
+    assert.deepEqual(fake.calls[2], { argv: ['nft', '-f', '-'], input: 'add table ip cox_ipvs\ndelete table ip cox_ipvs\n' });
   });
 
   it('nftables to ipvs: the first sync removes the cox_proxy table before programming IPVS, and later syncs do not', async function () {
