@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the lab, the agent and the tests need. Idempotent; installs only what is missing.
 set -euo pipefail
-packages=(podman netavark aardvark-dns runc nftables ipvsadm openssh-server busybox-static conntrack qemu-system-x86 iproute2 cpio git catatonit util-linux tar)
+packages=(podman netavark aardvark-dns runc openssl nftables ipvsadm openssh-server busybox-static conntrack qemu-system-x86 iproute2 cpio git catatonit util-linux tar)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
