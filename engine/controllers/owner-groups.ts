@@ -40,14 +40,15 @@ export function groupPodsByOwner(pass: Pass): void {
 function forgetPodsOnRemovedNodes(pass: Pass): void {
   const nodeNames = new Set(pass.nodes.map((n) => n.name));
   const uids = checked && sameSet(checked.nodeNames, nodeNames) ? podHistory.since(checked.mark) : undefined;
-  const candidates: Array<[string, PodObject]> = [];
+  let candidates: Array<[string, PodObject]>;
   if (uids) {
+    candidates = [];
     for (const uid of new Set(uids)) {
       const pod = pass.next.pods.get(uid);
       if (pod) candidates.push([uid, pod]);
     }
   } else {
-    candidates.push(...pass.next.pods);
+    candidates = [...pass.next.pods];
   }
   for (const [uid, pod] of candidates) forgetIfNodeRemoved(pass, nodeNames, uid, pod);
   checked = { nodeNames, mark: podHistory.mark() };
