@@ -111,13 +111,17 @@ export class IpvsProxier implements Proxier {
     return this.#lastSync;
   }
 
-  /** The VIP interface, and conntrack for IPVS so nft can masquerade its connections. */
+  /**
+   * The VIP interface; conntrack for IPVS so nft can masquerade its connections; and, as kube-proxy sets them,
+   * connections to a deleted real server expire on their next packet instead of being dropped, as do persistence
+   * templates to a real server at weight 0 (a drained ClientIP client moves on).
+   */
   async #prepare(): Promise<void> {
     if (this.#prepared) return;
     const link = await this.exec.run(['ip', 'link', 'show', 'dev', this.device]);
     if (link.code !== 0) await mustRun(this.exec, ['ip', 'link', 'add', this.device, 'type', 'dummy']);
     await mustRun(this.exec, ['ip', 'link', 'set', this.device, 'up']);
-    await mustRun(this.exec, ['sysctl', '-q', '-w', 'net.ipv4.vs.conntrack=1']);
+    await mustRun(this.exec, ['sysctl', '-q', '-w', 'net.ipv4.vs.conntrack=1', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1']);
     this.#prepared = true;
   }
 

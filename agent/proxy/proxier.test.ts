@@ -173,6 +173,7 @@ describe('ipvs proxier with a fake kernel', function () {
     assert.equal(fake.calls.filter((c) => c.argv.join(' ') === 'ip link set cox-ipvs0 up').length, 1);
     assert.deepEqual(fake.calls.find((c) => c.argv.join(' ') === 'ip -batch -')!.input, 'address add 100.127.0.1/32 dev cox-ipvs0\n');
     assert.deepEqual([table.mode, table.services[0].scheduler], ['ipvs', 'lc']);
+    assert.deepEqual(fake.calls.filter((c) => c.argv[0] === 'sysctl').map((c) => c.argv), [['sysctl', '-q', '-w', 'net.ipv4.vs.conntrack=1', 'net.ipv4.vs.expire_nodest_conn=1', 'net.ipv4.vs.expire_quiescent_template=1']]);
   });
 
   const udpNodePort = (name: string, vip: string, nodePort: number, endpoints: string[]): DesiredService => ({
